@@ -1,0 +1,7 @@
+"""`python -m kerasfer` runs the command line."""
+
+import sys
+
+from kerasfer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,128 @@
+"""The tf.data input pipeline: `FaceData` → batches of the documented dict."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def make_dataset(
+    data,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    sample_weight=None,
+    repeat: bool = False,
+    drop_remainder: bool = False,
+    augment=None,
+) -> tf.data.Dataset:
+    """Batches ``{"image", "label", "aus", "attributes": {...}[, "sample_weight"]}`` of `data`.
+
+    See `FaceData.dataset` for the arguments.
+
+    Returns:
+        A prefetched `tf.data.Dataset`.
+    """
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    n = len(data)
+    if n == 0:
+        raise ValueError("Cannot make a dataset from an empty FaceData.")
+    aus = data.aus if data.aus is not None else np.full((n, len(data.au_names)), -1, np.int8)
+    elements = {
+        "label": data.labels.astype(np.int32),
+        "aus": aus.astype(np.float32),
+        "attributes": {k: v.astype(np.int32) for k, v in data.attributes.items()},
+    }
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float32)
+        if sample_weight.shape != (n,) or not np.all(np.isfinite(sample_weight)) or (sample_weight < 0).any():
+            raise ValueError(
+                f"`sample_weight` must be {n} finite non-negative numbers; got shape {sample_weight.shape}."
+            )
+        elements["sample_weight"] = sample_weight
+    if data.images is not None:
+        elements["image"] = data.images
+    else:
+        elements["path"] = data.paths.astype(str)
+
+    ds = tf.data.Dataset.from_tensor_slices(elements)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if data.images is None:
+        decode = _path_decoder(data.image_size, data.channels)
+        ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+
+    def to_float(batch):
+        image = tf.cast(batch["image"], tf.float32)
+        if augment is not None:
+            image = augment(image, training=True)
+        return {**batch, "image": image}
+
+    return ds.map(to_float, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _path_decoder(image_size, channels):
+    def decode(element):
+        element = dict(element)
+        path = element.pop("path")
+        raw = tf.io.read_file(path)
+        image = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+        image = tf.image.resize(image, image_size, antialias=True)
+        element["image"] = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        return element
+
+    return decode
+
+
+def read_image_files(paths, image_size, channels) -> np.ndarray:
+    """Decode and resize image files into one uint8 array (N, H, W, C).
+
+    Args:
+        paths: image file paths.
+        image_size: (H, W) to resize to.
+        channels: 1 (grey) or 3 (RGB).
+
+    Returns:
+        The images, in the order of `paths`.
+    """
+    ds = tf.data.Dataset.from_tensor_slices({"path": np.asarray(paths, dtype=str)})
+    ds = ds.map(_path_decoder(image_size, channels), num_parallel_calls=AUTOTUNE, deterministic=True)
+    out = np.empty((len(paths), *image_size, channels), np.uint8)
+    for i, element in enumerate(ds.batch(256).as_numpy_iterator()):
+        out[i * 256 : i * 256 + len(element["image"])] = element["image"]
+    return out
+
+
+def balanced_weights(data, attribute: str | None = None, *, by_label: bool = True) -> np.ndarray:
+    """Per-sample weights that make every (group × label) cell weigh the same in the loss.
+
+    This is the "group-reweighted baseline" of fairness papers (Kamiran & Calders reweighing).
+
+    Args:
+        data: a `FaceData`.
+        attribute: the protected attribute to balance; None balances labels only.
+        by_label: also balance the labels within each group (cells = group × label).
+
+    Returns:
+        float32 array (N,), mean 1; samples with unknown group or label get weight 1.
+    """
+    keys = []
+    if attribute is not None:
+        data.check_attribute(attribute)
+        keys.append(data.attributes[attribute])
+    if by_label or attribute is None:
+        keys.append(data.labels)
+    keys = np.stack(keys, axis=1)
+    known = (keys >= 0).all(axis=1)
+    weights = np.ones(len(data), np.float64)
+    _, cell, counts = np.unique(keys[known], axis=0, return_inverse=True, return_counts=True)
+    weights[known] = 1.0 / counts[cell.ravel()]
+    weights[known] *= known.sum() / weights[known].sum()
+    return weights.astype(np.float32)

@@ -1,0 +1,71 @@
+"""Per-group accuracy tables, the quick look used by `kerasfer demo` and training summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import MetricFrame, count
+from sklearn.metrics import accuracy_score
+
+
+def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.DataFrame]:
+    """Accuracy and count per group of each protected attribute (fairlearn `MetricFrame`).
+
+    Samples whose group is unknown (-1) are left out of that attribute's table.
+
+    Args:
+        y_true: (N,) true label indices.
+        y_pred: (N,) predicted label indices.
+        data: the `FaceData` the labels belong to (for attributes and group names).
+        attributes: attribute names to tabulate; default all of `data`'s.
+
+    Returns:
+        attribute name -> DataFrame indexed by group name with columns ``accuracy``, ``count``.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tables = {}
+    for name in attributes or data.attribute_names:
+        data.check_attribute(name)
+        known = data.attributes[name] >= 0
+        frame = MetricFrame(
+            metrics={"accuracy": accuracy_score, "count": count},
+            y_true=y_true[known],
+            y_pred=y_pred[known],
+            sensitive_features=pd.Series(data.group_labels(name)[known], name=name),
+        )
+        table = frame.by_group
+        table["count"] = table["count"].astype(int)
+        order = [g for g in data.group_names[name] if g in table.index]
+        tables[name] = table.loc[order]
+    return tables
+
+
+def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
+    """The summary `metrics.json` files carry: accuracy, worst-group accuracy, per-group table.
+
+    Args:
+        y_true: (N,) true label indices.
+        y_pred: (N,) predicted label indices.
+        data: the `FaceData` (attributes and group names).
+        attributes: attributes to include; default all.
+
+    Returns:
+        ``{"accuracy", "worst_group_accuracy", "worst_group", "per_group": {attr: {group:
+        {"accuracy", "count"}}}}`` with plain Python numbers (JSON-ready).
+    """
+    tables = per_group_accuracy(y_true, y_pred, data, attributes)
+    per_group = {
+        name: {group: {"accuracy": float(row["accuracy"]), "count": int(row["count"])}
+               for group, row in table.iterrows()}
+        for name, table in tables.items()
+    }
+    worst = min(
+        ((acc["accuracy"], f"{name}={group}") for name, groups in per_group.items() for group, acc in groups.items()),
+        default=(float("nan"), None),
+    )
+    return {
+        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "worst_group_accuracy": worst[0],
+        "worst_group": worst[1],
+        "per_group": per_group,
+    }

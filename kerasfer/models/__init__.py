@@ -1,0 +1,13 @@
+"""Models: the shared encoder builder, task heads and the kerasfer models built on them."""
+
+from kerasfer.models.classifier import EmotionClassifier
+from kerasfer.models.encoder import FEATURE_MAP_LAYER, build_encoder
+from kerasfer.models.heads import build_au_head, build_emotion_head
+
+__all__ = [
+    "EmotionClassifier",
+    "FEATURE_MAP_LAYER",
+    "build_au_head",
+    "build_emotion_head",
+    "build_encoder",
+]

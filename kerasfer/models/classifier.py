@@ -1,0 +1,109 @@
+"""`EmotionClassifier`: the baseline — shared encoder + emotion head, no fairness terms."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kerasfer.models.batch import as_batch, images_of, sample_weight_of
+from kerasfer.models.encoder import build_encoder
+from kerasfer.models.heads import build_emotion_head
+from kerasfer.models.losses import emotion_loss, replica_mean
+
+
+@keras.saving.register_keras_serializable(package="kerasfer")
+class EmotionClassifier(keras.Model):
+    """The baseline emotion classifier: `build_encoder` → latent → `build_emotion_head`.
+
+    Reads the batch dicts of `FaceData.dataset` (or ``(images, labels)`` tuples); unknown labels
+    (-1) are masked out of the loss and a ``"sample_weight"`` entry weights it (group
+    reweighting: `kerasfer.data.balanced_weights`).
+
+    Args:
+        input_shape: (H, W, C) of the raw-pixel images.
+        num_classes: number of emotions (7 for `kerasfer.EMOTIONS`).
+        width: encoder width (see `build_encoder`).
+        latent_dim: size of the latent the head reads.
+        head_units: hidden units of the head.
+        dropout: head dropout.
+        label_smoothing: cross-entropy label smoothing.
+
+    Example:
+        >>> model = EmotionClassifier(input_shape=(64, 64, 3))
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(make_synthfaces(256).dataset(64), epochs=1)  # doctest: +SKIP
+    """
+
+    def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, width: int = 32, latent_dim: int = 64,
+                 head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing!r}.")
+        self.image_shape = tuple(input_shape)
+        self.num_classes = int(num_classes)
+        self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
+        self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
+        self.encoder = build_encoder(self.image_shape, width=self.width, latent_dim=self.latent_dim)
+        self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units, dropout=self.dropout)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.built = True  # every weight exists once the Functional parts are built
+
+    # ------------------------------------------------------------------------------ forward
+    def call(self, inputs, training=False):
+        return self.head(self.encoder(images_of(inputs), training=training), training=training)
+
+    def classifier_model(self) -> keras.Model:
+        """Functional model image (raw pixels) → emotion probabilities; what export converts."""
+        inputs = keras.Input(shape=self.image_shape, name="image")
+        return keras.Model(inputs, self.head(self.encoder(inputs)), name="emotion_classifier")
+
+    def encoder_model(self) -> keras.Model:
+        """Functional model image → latent (for leakage probes and projections)."""
+        return self.encoder
+
+    # ----------------------------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def train_step(self, data):
+        batch = as_batch(data)
+        with tf.GradientTape() as tape:
+            probs = self(batch["image"], training=True)
+            loss, weights = self._loss(batch, probs)
+            scaled = replica_mean(loss, weights)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._update_trackers(batch, probs, loss, weights)
+
+    def test_step(self, data):
+        batch = as_batch(data)
+        probs = self(batch["image"], training=False)
+        loss, weights = self._loss(batch, probs)
+        return self._update_trackers(batch, probs, loss, weights)
+
+    def _loss(self, batch, probs):
+        if "label" not in batch:
+            raise ValueError("EmotionClassifier needs emotion labels: the batch has no 'label'.")
+        loss, known = emotion_loss(batch["label"], probs, self.label_smoothing)
+        return loss, known * sample_weight_of(batch, tf.shape(probs)[0])
+
+    def _update_trackers(self, batch, probs, loss, weights):
+        self.loss_tracker.update_state(loss, sample_weight=weights)
+        labels = tf.reshape(batch["label"], [-1])
+        self.accuracy_tracker.update_state(tf.maximum(labels, 0), probs, sample_weight=tf.cast(labels >= 0, tf.float32))
+        return {m.name: m.result() for m in self.metrics}
+
+    # ------------------------------------------------------------------------------- config
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_shape": self.image_shape,
+            "num_classes": self.num_classes,
+            "width": self.width,
+            "latent_dim": self.latent_dim,
+            "head_units": self.head_units,
+            "dropout": self.dropout,
+            "label_smoothing": self.label_smoothing,
+        }

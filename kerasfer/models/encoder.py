@@ -1,0 +1,76 @@
+"""The one encoder builder shared by every kerasfer model (baseline, FairVAE, AU models)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+FEATURE_MAP_LAYER = "feature_map"  # the last convolutional activation: what Grad-CAM looks at
+
+
+def build_encoder(
+    input_shape=(64, 64, 3),
+    *,
+    width: int = 32,
+    latent_dim: int = 64,
+    variational: bool = False,
+    name: str = "encoder",
+) -> keras.Model:
+    """A small mobile-friendly encoder: raw pixels (0-255) → latent vector.
+
+    A 3×3 stride-2 stem, then four depthwise-separable blocks (MobileNet style) with
+    `width`, 2·`width`, 4·`width`, 8·`width` channels, global average pooling and a dense
+    projection to the latent. Pixels are scaled to [-1, 1] inside the graph, so exported
+    models take raw pixels.
+
+    Args:
+        input_shape: (H, W, C) of the images, C = 1 or 3; H and W divisible by 16.
+        width: channels of the first block (capacity knob).
+        latent_dim: size of the latent vector.
+        variational: if True the model outputs ``[z_mean, z_log_var]`` (for the VAE),
+            else one latent vector.
+        name: model name.
+
+    Returns:
+        A Functional `keras.Model`. Its layer named ``"feature_map"`` is the last
+        convolutional activation.
+
+    Example:
+        >>> encoder = build_encoder((64, 64, 3), width=16, latent_dim=32)
+        >>> encoder.output_shape
+        (None, 32)
+    """
+    _check_input_shape(input_shape)
+    if width < 1 or latent_dim < 1:
+        raise ValueError(f"`width` and `latent_dim` must be positive; got {width}, {latent_dim}.")
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for i, stride in enumerate((1, 2, 2, 2)):
+        last = i == 3
+        x = _separable_block(x, width * 2**i, stride, f"block{i + 1}", FEATURE_MAP_LAYER if last else None)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if variational:
+        z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+        z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+        return keras.Model(inputs, [z_mean, z_log_var], name=name)
+    return keras.Model(inputs, layers.Dense(latent_dim, name="latent")(x), name=name)
+
+
+def _separable_block(x, filters, stride, prefix, out_name=None):
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{prefix}_dw")(x)
+    x = layers.BatchNormalization(name=f"{prefix}_dw_bn")(x)
+    x = layers.ReLU(name=f"{prefix}_dw_relu")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}_pw")(x)
+    x = layers.BatchNormalization(name=f"{prefix}_pw_bn")(x)
+    return layers.ReLU(name=out_name or f"{prefix}_pw_relu")(x)
+
+
+def _check_input_shape(input_shape) -> None:
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[2] not in (1, 3) or shape[0] % 16 or shape[1] % 16 or min(shape[:2]) < 16:
+        raise ValueError(
+            f"`input_shape` must be (H, W, C) with H, W multiples of 16 and C in (1, 3); got {input_shape!r}."
+        )

@@ -1,0 +1,52 @@
+"""Task heads that sit on the latent: emotion (softmax) and Action Units (sigmoid)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def build_emotion_head(latent_dim: int, num_classes: int = 7, *, units: int = 64, dropout: float = 0.2,
+                       name: str = "emotion_head") -> keras.Model:
+    """Latent → emotion probabilities: Dense-ReLU, dropout, Dense-softmax.
+
+    Args:
+        latent_dim: size of the latent it reads.
+        num_classes: number of emotions.
+        units: hidden units.
+        dropout: dropout rate in training.
+        name: model name.
+
+    Returns:
+        A Functional `keras.Model` (latent_dim,) → (num_classes,) probabilities.
+    """
+    return _mlp_head(latent_dim, num_classes, "softmax", units, dropout, name, output_name="emotion")
+
+
+def build_au_head(latent_dim: int, num_aus: int, *, units: int = 64, dropout: float = 0.2,
+                  name: str = "au_head") -> keras.Model:
+    """Latent → per-AU presence probabilities (multi-label, one sigmoid per Action Unit).
+
+    Args:
+        latent_dim: size of the latent it reads.
+        num_aus: number of Action Units.
+        units: hidden units.
+        dropout: dropout rate in training.
+        name: model name.
+
+    Returns:
+        A Functional `keras.Model` (latent_dim,) → (num_aus,) probabilities.
+    """
+    return _mlp_head(latent_dim, num_aus, "sigmoid", units, dropout, name, output_name="aus")
+
+
+def _mlp_head(latent_dim, outputs, activation, units, dropout, name, output_name):
+    if outputs < 1 or units < 1 or not 0 <= dropout < 1:
+        raise ValueError(
+            f"{name}: outputs and units must be positive and dropout in [0, 1); got {outputs}, {units}, {dropout}."
+        )
+    z = keras.Input(shape=(latent_dim,), name="latent")
+    x = layers.Dense(units, activation="relu", name="hidden")(z)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    out = layers.Dense(outputs, activation=activation, name=output_name)(x)
+    return keras.Model(z, out, name=name)

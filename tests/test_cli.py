@@ -1,0 +1,48 @@
+"""The `kerasfer` command line: help, a tiny demo run, config files and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+from kerasfer.cli import main
+
+
+def test_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "kerasfer", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "demo" in result.stdout
+
+
+def test_tiny_demo_run_writes_model_and_metrics(tmp_path, capsys):
+    code = main(["demo", "--out", str(tmp_path), "--n-train", "280", "--n-test", "140", "--epochs", "1",
+                 "--image-size", "32"])
+    assert code == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"accuracy", "worst_group_accuracy", "per_group"} <= set(metrics)
+    assert set(metrics["per_group"]) == {"gender", "skin", "age"}
+    assert metrics["per_group"]["skin"]["dark"]["count"] == 140 // 3 + (140 % 3 > 2)
+    assert 0 <= metrics["worst_group_accuracy"] <= metrics["accuracy"] + 1e-9 or metrics["worst_group_accuracy"] <= 1
+    assert (tmp_path / "model.keras").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "Accuracy by skin" in out and "dark" in out
+
+
+def test_config_file_sets_options_and_flags_override(tmp_path):
+    config = tmp_path / "demo.yaml"
+    config.write_text("n-train: 0\nepochs: 1\n")
+    assert main(["demo", "--config", str(config), "--out", str(tmp_path)]) == 2  # n_train 0 from the file
+    config.write_text("colour: blue\n")
+    assert main(["demo", "--config", str(config)]) == 2
+
+
+def test_bad_arguments_exit_2_with_one_line(capsys):
+    assert main(["demo", "--n-train", "-3", "--out", "/tmp/kerasfer-never"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "n_train" in err[0]
+    result = subprocess.run([sys.executable, "-m", "kerasfer", "demo", "--epochs", "many"], capture_output=True,
+                            text=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    missing = subprocess.run([sys.executable, "-m", "kerasfer", "demo", "--config", "/nonexistent.yaml"],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
