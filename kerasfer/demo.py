@@ -4,14 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
-
-from kerasfer.data import make_synthfaces
-from kerasfer.fairness import accuracy_summary, per_group_accuracy
-from kerasfer.models import EmotionClassifier
-from kerasfer.models.predict import predict_proba
-from kerasfer.utils.io import write_json
-
 # Defaults measured to finish in under 3 minutes on 2 CPU cores (README, "Measured").
 DEMO_DEFAULTS = {"n_train": 16000, "n_test": 2100, "epochs": 12, "batch_size": 64, "learning_rate": 3e-3}
 
@@ -41,6 +33,15 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     for name, value in {"n_train": n_train, "n_test": n_test, "epochs": epochs, "batch_size": batch_size}.items():
         if not isinstance(value, int) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    # Imported here so that `kerasfer --help` (which reads DEMO_DEFAULTS) does not load TensorFlow.
+    import keras
+
+    from kerasfer.data import make_synthfaces
+    from kerasfer.fairness import accuracy_summary, per_group_accuracy
+    from kerasfer.models import EmotionClassifier
+    from kerasfer.models.predict import predict_proba
+    from kerasfer.utils.io import write_json
+
     out = Path(out)
     keras.utils.set_random_seed(seed)
     say = print if verbose else (lambda *a, **k: None)

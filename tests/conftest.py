@@ -17,11 +17,11 @@ def tiny_faces():
 
 @pytest.fixture(scope="session")
 def small_train():
-    """2400 clean 32×32 faces for short learning checks."""
-    return make_synthfaces(2400, seed=12, image_size=32)
+    """2400 clean 48×48 faces for short learning checks."""
+    return make_synthfaces(2400, seed=12, image_size=48)
 
 
 @pytest.fixture(scope="session")
 def small_test():
-    """700 clean 32×32 faces (100 per emotion) to evaluate short learning checks."""
-    return make_synthfaces(700, seed=13, image_size=32)
+    """700 clean 48×48 faces (100 per emotion) to evaluate short learning checks."""
+    return make_synthfaces(700, seed=13, image_size=48)

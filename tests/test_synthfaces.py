@@ -6,6 +6,7 @@ import pytest
 from kerasfer import ACTION_UNITS, ATTRIBUTES, EMOTIONS
 from kerasfer.constants import EMOTION_PROTOTYPES
 from kerasfer.data import DEMO_BIAS, BiasSpec, au_prototype_matrix, make_synthfaces
+from kerasfer.data.synthfaces import _render, _sample_style
 
 
 def test_same_seed_same_data_and_different_seed_differs():
@@ -50,13 +51,17 @@ def test_au_labels_follow_the_emotion_prototypes():
 
 
 def test_expressions_change_the_pixels_where_the_aus_act():
-    """The mouth region differs between happy and sad faces more than the forehead does."""
-    data = make_synthfaces(1400, seed=3)
-    grey = data.images.mean(axis=-1)
-    happy = grey[data.labels == EMOTIONS.index("happy")].mean(axis=0)
-    sad = grey[data.labels == EMOTIONS.index("sad")].mean(axis=0)
-    diff = np.abs(happy - sad)
-    assert diff[40:52, 20:44].mean() > 2 * diff[4:14, 20:44].mean()
+    """Same faces drawn neutral and happy: the mouth and eye rows change, the forehead does not."""
+    attributes = BiasSpec().sample_attributes(20, np.random.default_rng(0))
+    style = _sample_style(attributes, np.random.default_rng(1))
+    happy = np.zeros((20, len(ACTION_UNITS)), np.float32)
+    happy[:, [ACTION_UNITS.index("AU06"), ACTION_UNITS.index("AU12")]] = 1.0
+    neutral_img = _render(style, np.zeros_like(happy), 64, np.random.default_rng(2)).astype(float)
+    happy_img = _render(style, happy, 64, np.random.default_rng(2)).astype(float)
+    diff = np.abs(happy_img - neutral_img).mean(axis=(0, 3))
+    assert diff[38:48, 16:48].mean() > 2.5, "the smile (AU12) should change the mouth"
+    assert diff[24:36, 8:56].mean() > 1.0, "the cheek raiser (AU06) should change the eyes"
+    assert diff[:12].mean() < 0.05, "the forehead should not change with a smile"
 
 
 def test_representational_bias_changes_group_counts():
@@ -78,9 +83,12 @@ def test_stereotypical_bias_skews_emotion_given_group():
 def test_annotation_bias_flips_labels_of_one_group_only():
     spec = BiasSpec(label_noise=(("skin", "dark", 0.3, "angry"),))
     data = make_synthfaces(6000, seed=6, bias=spec)
-    # A noisy label disagrees with the drawn Action Units (which keep the true expression).
-    mismatch = (data.aus != au_prototype_matrix()[data.labels]).any(axis=1) & (data.aus.sum(axis=1) > 0) | (
-        (data.labels == EMOTIONS.index("angry")) & (data.aus.sum(axis=1) == 0))
+    # A noisy label disagrees with the drawn Action Units (which keep the true expression): an AU
+    # outside the label's prototype is present, or a non-neutral label has no AU at all.
+    proto = au_prototype_matrix()[data.labels]
+    outside = (data.aus & (1 - proto)).any(axis=1)
+    empty = (data.aus.sum(axis=1) == 0) & (data.labels != EMOTIONS.index("neutral"))
+    mismatch = outside | empty
     dark = data.attributes["skin"] == 2
     assert mismatch[dark].mean() > 0.2
     assert mismatch[~dark].mean() < 0.05

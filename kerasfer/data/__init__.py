@@ -2,7 +2,7 @@
 
 from kerasfer.data.bias import DEMO_BIAS, BiasSpec
 from kerasfer.data.facedata import FaceData
-from kerasfer.data.pipeline import balanced_weights
+from kerasfer.data.weights import balanced_weights
 from kerasfer.data.synthfaces import au_prototype_matrix, make_synthfaces
 
 __all__ = [

@@ -1,0 +1,51 @@
+"""`--data` specs of the command line: a string naming a dataset → a `FaceData`.
+
+``synthfaces`` (clean, balanced) and ``synthfaces:demo`` (the demo's biased distribution) are
+built in; readers of real datasets register their prefix in `READERS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kerasfer.data.synthfaces import make_synthfaces
+
+# Split → seed offset, so train and test SynthFaces never share faces.
+_SYNTH_SPLIT_SEED = {"train": 0, "val": 1000, "test": 2000}
+
+# prefix → reader(path, split=..., image_size=..., channels=...) -> FaceData; real-dataset readers add here.
+READERS: dict = {}
+
+
+def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, image_size: int = 64,
+              channels: int = 3):
+    """Load the dataset a `--data` string names.
+
+    Args:
+        spec: ``synthfaces``, ``synthfaces:demo``, or ``PREFIX:PATH`` for a registered reader.
+        split: ``train``, ``val`` or ``test``.
+        n: number of faces for SynthFaces (ignored by readers of real data).
+        seed: seed for SynthFaces.
+        image_size: image side in pixels.
+        channels: 1 (grey) or 3 (RGB).
+
+    Returns:
+        A `FaceData`.
+    """
+    if split not in _SYNTH_SPLIT_SEED:
+        raise ValueError(f"`split` must be one of {sorted(_SYNTH_SPLIT_SEED)}; got {split!r}.")
+    name, _, rest = str(spec).partition(":")
+    if name == "synthfaces":
+        if rest not in ("", "demo", "clean"):
+            raise ValueError(f"--data synthfaces takes ':demo' or ':clean'; got {spec!r}.")
+        bias = "demo" if rest == "demo" and split == "train" else None
+        return make_synthfaces(n, seed=seed + _SYNTH_SPLIT_SEED[split], image_size=image_size, channels=channels,
+                               bias=bias)
+    if name in READERS:
+        if not rest:
+            raise ValueError(f"--data {name}: needs a path, e.g. {name}:/data/{name}.")
+        if not Path(rest).exists():
+            raise FileNotFoundError(f"--data {spec}: no such file or folder: {rest}")
+        return READERS[name](rest, split=split, image_size=image_size, channels=channels)
+    known = ["synthfaces", "synthfaces:demo"] + [f"{p}:PATH" for p in sorted(READERS)]
+    raise ValueError(f"unknown --data {spec!r}; use one of {', '.join(known)}.")
