@@ -3,6 +3,7 @@
 from kerasfer.models.classifier import EmotionClassifier
 from kerasfer.models.encoder import FEATURE_MAP_LAYER, build_encoder
 from kerasfer.models.heads import build_au_head, build_emotion_head
+from kerasfer.models.saving import load_model
 
 __all__ = [
     "EmotionClassifier",
@@ -10,4 +11,5 @@ __all__ = [
     "build_au_head",
     "build_emotion_head",
     "build_encoder",
+    "load_model",
 ]
