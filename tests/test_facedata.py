@@ -89,6 +89,17 @@ def test_bad_input_raises_value_error_naming_it(kwargs, match):
         FaceData(**kwargs)
 
 
+def test_nan_images_are_caught_with_their_index():
+    images = np.full((5, 16, 16, 3), 100.0)
+    images[3, 2, 2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"images\[3\]` holds NaN"):
+        FaceData(images=images, labels=[0] * 5)
+    images[3] = np.inf
+    images[1, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"images\[1\].*2 image"):
+        FaceData(images=images, labels=[0] * 5)
+
+
 def test_bad_batch_size_and_unknown_attribute(tiny_faces):
     with pytest.raises(ValueError, match="batch_size"):
         tiny_faces.dataset(0)

@@ -202,9 +202,17 @@ def _check_images(images) -> np.ndarray:
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"`images` must have shape (N, H, W, 1|3); got {images.shape}.")
     if images.dtype != np.uint8:
-        if images.size and (np.nanmin(images) < 0 or np.nanmax(images) > 255 or not np.isfinite(images).all()):
-            raise ValueError("`images` must hold raw pixel values in 0..255 (uint8); got values outside.")
-        images = images.astype(np.uint8)
+        if not np.issubdtype(images.dtype, np.number):
+            raise ValueError(f"`images` must be numeric pixel values; got dtype {images.dtype}.")
+        finite = np.isfinite(images).reshape(len(images), -1).all(axis=1)
+        if not finite.all():
+            raise ValueError(f"`images[{np.flatnonzero(~finite)[0]}]` holds NaN or Inf; "
+                             f"{int((~finite).sum())} image(s) in all are not finite.")
+        outside = ((images < 0) | (images > 255)).reshape(len(images), -1).any(axis=1)
+        if outside.any():
+            raise ValueError(f"`images` must hold raw pixel values in 0..255 (uint8); `images[{np.flatnonzero(outside)[0]}]` "
+                             "has values outside (did you pass normalised images? kerasfer models normalise inside).")
+        images = np.round(images).astype(np.uint8)
     return images
 
 
