@@ -46,3 +46,18 @@ def test_bad_arguments_exit_2_with_one_line(capsys):
     missing = subprocess.run([sys.executable, "-m", "kerasfer", "demo", "--config", "/nonexistent.yaml"],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "config file not found" in missing.stderr
+
+
+def test_train_fairvae_tiny_run(tmp_path):
+    code = main(["train", "--model", "fairvae", "--data", "synthfaces:demo", "--n-train", "192", "--n-test", "70",
+                 "--epochs", "1", "--image-size", "32", "--out", str(tmp_path)])
+    assert code == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["model"] == "fairvae" and "adversary_accuracy" in metrics["train"]
+    assert set(metrics["per_group"]["skin"]) == {"light", "medium", "dark"}
+    assert (tmp_path / "model.keras").exists()
+
+
+def test_train_rejects_unknown_data(capsys):
+    assert main(["train", "--data", "imagenet", "--out", "/tmp/kerasfer-never"]) == 2
+    assert "unknown --data 'imagenet'" in capsys.readouterr().err

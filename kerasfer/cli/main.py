@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo",)
+COMMANDS = ("demo", "train")
 
 
 class UsageError(Exception):

@@ -1,0 +1,309 @@
+"""`FairVAE`: the attribute-adversarial VAE with latent alignment (Rizvi, Seth, Narang, ICPR 2024).
+
+E(x) → (z_mean, z_log_var) → z;  G(z, a) → x̂;  D_a(z [, y]) → â for every protected attribute a;
+C(z) → ŷ.  Loss = λ_rec·rec + β·KL + λ_adv·Σ_a adv_a + λ_align·Σ_a MMD_a + λ_cls·cls.
+
+The adversaries are trained through a gradient-reversal layer, so one optimizer and the standard
+`compile(optimizer=...)` serve both players: D minimises its cross-entropy while E receives the
+reversed gradient and maximises it. (Alternating optimisers, the GAN recipe, need a custom
+`compile`, two optimizer states in every checkpoint and twice the forward passes per step; the
+reversal layer does the same min-max in one pass, which also keeps a step's cost near the
+baseline's.)
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kerasfer.constants import ACTION_UNITS, ATTRIBUTES
+from kerasfer.models.adversary import build_adversary
+from kerasfer.models.batch import as_batch, images_of, sample_weight_of
+from kerasfer.models.encoder import build_encoder
+from kerasfer.models.generator import build_generator
+from kerasfer.models.heads import build_au_head, build_emotion_head
+from kerasfer.models.layers import GradientReversal, Sampling
+from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
+from kerasfer.models.mmd import group_mmd
+
+ALIGNMENTS = ("marginal", "conditional", None)
+TRAINING_MODES = ("joint", "two_stage")
+HEADS = ("emotion", "au")
+DEFAULT_PROTECTED = {name: len(groups) for name, groups in ATTRIBUTES.items()}
+
+
+@keras.saving.register_keras_serializable(package="kerasfer")
+class FairVAE(keras.Model):
+    """Attribute-adversarial VAE whose latent carries the expression but not the protected attributes.
+
+    Defaults (chosen on SynthFaces with the demo's bias, see README "FairVAE"): conditional
+    alignment and a class-conditional adversary — under stereotypical bias the label is
+    correlated with the group, and marginal invariance would remove expression information too.
+
+    Args:
+        input_shape: (H, W, C) raw-pixel images.
+        num_classes: emotions (7).
+        protected: attribute name → number of groups, e.g. ``{"gender": 2, "skin": 3}``;
+            default every attribute of `kerasfer.ATTRIBUTES`.
+        alignment: ``"marginal"``, ``"conditional"`` (per emotion class) or None.
+        adversary_conditional: give the adversaries the one-hot label too (equalised-odds style).
+        head: ``"emotion"`` (softmax over `num_classes`) or ``"au"`` (sigmoid per Action Unit).
+        num_aus: Action Units for ``head="au"``.
+        training: ``"joint"`` (every term from the start) or ``"two_stage"`` (see `fit_two_stage`).
+        latent_dim, width, generator_width, head_units, adversary_units, dropout: sizes.
+        lambda_rec, beta, lambda_adv, lambda_align, lambda_cls: loss weights (>= 0).
+        beta_warmup_steps, adv_warmup_steps: linear warm-up of β and λ_adv from 0 (0 = none).
+        seed: seed of the sampling noise.
+
+    Example:
+        >>> model = FairVAE(input_shape=(64, 64, 3), protected={"skin": 3})
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(make_synthfaces(512, bias="demo").dataset(64), epochs=1)  # doctest: +SKIP
+    """
+
+    def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, protected=None,
+                 alignment="conditional", adversary_conditional: bool = True, head: str = "emotion",
+                 num_aus: int = len(ACTION_UNITS), training: str = "joint", latent_dim: int = 32, width: int = 32,
+                 generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
+                 lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
+                 lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200, seed: int = 0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        protected = dict(DEFAULT_PROTECTED if protected is None else protected)
+        _validate(protected, alignment, head, training,
+                  dict(lambda_rec=lambda_rec, beta=beta, lambda_adv=lambda_adv, lambda_align=lambda_align,
+                       lambda_cls=lambda_cls, beta_warmup_steps=beta_warmup_steps,
+                       adv_warmup_steps=adv_warmup_steps))
+        self.image_shape, self.num_classes, self.protected = tuple(input_shape), int(num_classes), protected
+        self.alignment, self.adversary_conditional, self.head_kind = alignment, bool(adversary_conditional), head
+        self.num_aus, self.training_mode, self.seed = int(num_aus), training, int(seed)
+        self.latent_dim, self.width, self.generator_width = int(latent_dim), int(width), int(generator_width)
+        self.head_units, self.adversary_units, self.dropout = int(head_units), int(adversary_units), float(dropout)
+        self.weights_config = dict(lambda_rec=float(lambda_rec), beta=float(beta), lambda_adv=float(lambda_adv),
+                                   lambda_align=float(lambda_align), lambda_cls=float(lambda_cls))
+        self.beta_warmup_steps, self.adv_warmup_steps = int(beta_warmup_steps), int(adv_warmup_steps)
+
+        self.encoder = build_encoder(self.image_shape, width=self.width, latent_dim=self.latent_dim, variational=True)
+        self.sampling = Sampling(seed=self.seed, name="sampling")
+        self.generator = build_generator(self.latent_dim, sum(protected.values()), self.image_shape,
+                                         width=self.generator_width)
+        if head == "au":
+            self.head = build_au_head(self.latent_dim, self.num_aus, units=self.head_units, dropout=self.dropout)
+        else:
+            self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units,
+                                           dropout=self.dropout)
+        self.reversal = GradientReversal(1.0, name="gradient_reversal")
+        conditional_classes = self.num_classes if (self.adversary_conditional and head == "emotion") else 0
+        self.adversaries = {
+            name: build_adversary(self.latent_dim, groups, num_classes=conditional_classes,
+                                  units=self.adversary_units, name=f"adversary_{name}")
+            for name, groups in protected.items()
+        }
+        # Step counter for the warm-ups: a variable, so it is saved and restored with the model.
+        self.step_counter = self.add_weight(name="step_counter", shape=(), initializer="zeros", trainable=False)
+        self.stage = "joint"  # "vae" or "classifier" during fit_two_stage
+        names = ["loss", "reconstruction", "kl", "adversary", "alignment", "classification", "adversary_accuracy",
+                 "accuracy" if head == "emotion" else "au_accuracy"]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.built = True
+
+    # ----------------------------------------------------------------------------- forward
+    def call(self, inputs, training=False):
+        z_mean, _ = self.encoder(images_of(inputs), training=training)
+        return self.head(z_mean, training=training)
+
+    def classifier_model(self) -> keras.Model:
+        """Functional model image (raw pixels) → probabilities through `z_mean` (deterministic)."""
+        inputs = keras.Input(shape=self.image_shape, name="image")
+        z_mean, _ = self.encoder(inputs)
+        name = "emotion_classifier" if self.head_kind == "emotion" else "au_classifier"
+        return keras.Model(inputs, self.head(z_mean), name=name)
+
+    def encoder_model(self) -> keras.Model:
+        """Functional model image → `z_mean`."""
+        inputs = keras.Input(shape=self.image_shape, name="image")
+        return keras.Model(inputs, self.encoder(inputs)[0], name="fairvae_encoder")
+
+    # ---------------------------------------------------------------------------- training
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def train_step(self, data):
+        batch = as_batch(data)
+        with tf.GradientTape() as tape:
+            terms, outputs = self._terms(batch, training=True)
+            total = self._total(terms)
+        variables = self._trainable_for_stage()
+        gradients = tape.gradient(total, variables)
+        self.optimizer.apply(gradients, variables)
+        self.step_counter.assign_add(1.0)
+        return self._update(terms, outputs, batch)
+
+    def test_step(self, data):
+        batch = as_batch(data)
+        terms, outputs = self._terms(batch, training=False)
+        terms["loss"] = self._total(terms) * tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        return self._update(terms, outputs, batch)
+
+    def fit_two_stage(self, x, *, vae_epochs: int, classifier_epochs: int, optimizer="adam", **fit_kwargs):
+        """The paper's schedule: first the VAE with adversaries and alignment (no classifier), then
+        the emotion head alone on the frozen encoder's `z`.
+
+        Args:
+            x: the training dataset (batch dicts).
+            vae_epochs: epochs of stage 1.
+            classifier_epochs: epochs of stage 2.
+            optimizer: optimizer (name or factory) used, freshly built, for each stage.
+            **fit_kwargs: passed to both `fit` calls (validation_data, callbacks, verbose, ...).
+
+        Returns:
+            ``(history_stage1, history_stage2)``.
+        """
+        histories = []
+        for stage, epochs in (("vae", vae_epochs), ("classifier", classifier_epochs)):
+            self.stage = stage
+            self.compile(optimizer=keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer())
+            histories.append(self.fit(x, epochs=epochs, **fit_kwargs))
+        self.stage = "joint"
+        return tuple(histories)
+
+    def _trainable_for_stage(self):
+        if self.stage == "classifier":
+            return self.head.trainable_weights
+        return self.trainable_weights
+
+    def _terms(self, batch, training):
+        images = tf.cast(batch["image"], tf.float32)
+        size = tf.shape(images)[0]
+        weights = sample_weight_of(batch, size)
+        # A frozen encoder (stage 2 of two-stage training) runs in inference mode: BN statistics stay put.
+        encoder_training = training and self.stage != "classifier"
+        z_mean, z_log_var = self.encoder(images, training=encoder_training)
+        z = self.sampling([z_mean, z_log_var]) if encoder_training else z_mean
+        attributes = batch.get("attributes", {})
+        missing = [name for name in self.protected if name not in attributes]
+        if missing:
+            raise ValueError(f"FairVAE protects {missing} but the batch has attributes {sorted(attributes)}.")
+        codes = [tf.one_hot(tf.cast(tf.reshape(attributes[n], [-1]), tf.int32), k) for n, k in self.protected.items()]
+        condition = tf.concat(codes, axis=-1) if codes else tf.zeros([size, 1])
+
+        reconstruction = self.generator([z, condition], training=training)
+        rec = tf.reduce_mean(tf.square(images / 255.0 - reconstruction), axis=[1, 2, 3])
+        kl = -0.5 * tf.reduce_mean(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1)
+
+        probs = self.head(z, training=training)
+        if self.head_kind == "au":
+            cls, known = au_loss(batch["aus"], probs)
+            labels = None
+        else:
+            cls, known = emotion_loss(batch["label"], probs)
+            labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
+
+        adv_losses, adv_hits, align = [], [], []
+        reversed_z = self.reversal(z)
+        for name, groups in self.protected.items():
+            group = tf.cast(tf.reshape(attributes[name], [-1]), tf.int32)
+            known_group = tf.cast(group >= 0, tf.float32)
+            adversary_in = reversed_z
+            if labels is not None and self.adversary_conditional:
+                adversary_in = [reversed_z, tf.one_hot(tf.maximum(labels, 0), self.num_classes)]
+            guess = self.adversaries[name](adversary_in, training=training)
+            ce = keras.losses.categorical_crossentropy(tf.one_hot(tf.maximum(group, 0), groups), guess)
+            adv_losses.append((ce, known_group))
+            hit = tf.cast(tf.argmax(guess, -1, output_type=tf.int32) == group, tf.float32)
+            adv_hits.append(weighted_mean(hit, known_group))
+            if self.alignment is not None:
+                conditional = self.alignment == "conditional" and labels is not None
+                align.append(group_mmd(z_mean, group, groups, labels if conditional else None,
+                                       self.num_classes if conditional else 0))
+        terms = {
+            "reconstruction": (rec, weights),
+            "kl": (kl, weights),
+            "classification": (cls, known * weights),
+            "adversary": adv_losses,
+            "alignment": tf.add_n(align) if align else tf.constant(0.0),
+        }
+        return terms, {"probs": probs, "adversary_accuracy": tf.reduce_mean(adv_hits) if adv_hits else 0.0}
+
+    def _total(self, terms):
+        """The weighted loss to differentiate, scaled for tf.distribute replicas (replica_mean)."""
+        w = self.weights_config
+        if self.stage == "classifier":
+            return w["lambda_cls"] * replica_mean(*terms["classification"])
+        step = self.step_counter
+        beta = w["beta"] * _ramp(step, self.beta_warmup_steps)
+        lambda_adv = w["lambda_adv"] * _ramp(step, self.adv_warmup_steps)
+        replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        total = (w["lambda_rec"] * replica_mean(*terms["reconstruction"]) + beta * replica_mean(*terms["kl"])
+                 + lambda_adv * tf.add_n([replica_mean(ce, m) for ce, m in terms["adversary"]] or [0.0])
+                 + w["lambda_align"] * terms["alignment"] / replicas)
+        if self.stage != "vae":
+            total += w["lambda_cls"] * replica_mean(*terms["classification"])
+        return total
+
+    def _update(self, terms, outputs, batch):
+        t = self.trackers
+        t["reconstruction"].update_state(weighted_mean(*terms["reconstruction"]))
+        t["kl"].update_state(weighted_mean(*terms["kl"]))
+        t["classification"].update_state(weighted_mean(*terms["classification"]))
+        if terms["adversary"]:
+            t["adversary"].update_state(tf.add_n([weighted_mean(ce, m) for ce, m in terms["adversary"]]))
+        t["alignment"].update_state(terms["alignment"])
+        t["adversary_accuracy"].update_state(outputs["adversary_accuracy"])
+        if "loss" in terms:
+            t["loss"].update_state(terms["loss"])
+        else:
+            t["loss"].update_state(self._total(terms) * tf.cast(
+                tf.distribute.get_strategy().num_replicas_in_sync, tf.float32))
+        probs = outputs["probs"]
+        if self.head_kind == "emotion":
+            labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
+            hit = tf.cast(tf.argmax(probs, -1, output_type=tf.int32) == labels, tf.float32)
+            t["accuracy"].update_state(weighted_mean(hit, tf.cast(labels >= 0, tf.float32)))
+        else:
+            aus = tf.cast(batch["aus"], tf.float32)
+            hit = tf.cast(tf.cast(probs > 0.5, tf.float32) == aus, tf.float32)
+            t["au_accuracy"].update_state(weighted_mean(tf.reshape(hit, [-1]), tf.reshape(tf.cast(aus >= 0, tf.float32), [-1])))
+        return {name: tracker.result() for name, tracker in t.items()}
+
+    # ------------------------------------------------------------------------------ config
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_shape": self.image_shape, "num_classes": self.num_classes, "protected": dict(self.protected),
+            "alignment": self.alignment, "adversary_conditional": self.adversary_conditional,
+            "head": self.head_kind, "num_aus": self.num_aus, "training": self.training_mode,
+            "latent_dim": self.latent_dim, "width": self.width, "generator_width": self.generator_width,
+            "head_units": self.head_units, "adversary_units": self.adversary_units, "dropout": self.dropout,
+            **self.weights_config,
+            "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,
+            "seed": self.seed,
+        }
+
+
+def _ramp(step, warmup_steps: int):
+    """Linear warm-up factor in [0, 1]."""
+    if warmup_steps <= 0:
+        return 1.0
+    return tf.minimum(1.0, step / float(warmup_steps))
+
+
+def _validate(protected, alignment, head, training, numbers):
+    for name, groups in protected.items():
+        if name not in ATTRIBUTES and not isinstance(groups, int):
+            raise ValueError(f"`protected[{name!r}]` must be a number of groups; got {groups!r}.")
+        if not isinstance(groups, int) or groups < 2:
+            raise ValueError(f"`protected[{name!r}]` must be an integer >= 2 (groups); got {groups!r}.")
+        if name in ATTRIBUTES and groups != len(ATTRIBUTES[name]):
+            raise ValueError(f"`protected[{name!r}]` is {groups} but {name!r} has {len(ATTRIBUTES[name])} groups "
+                             f"{ATTRIBUTES[name]}.")
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"`alignment` must be one of {ALIGNMENTS}; got {alignment!r}.")
+    if head not in HEADS:
+        raise ValueError(f"`head` must be one of {HEADS}; got {head!r}.")
+    if training not in TRAINING_MODES:
+        raise ValueError(f"`training` must be one of {TRAINING_MODES}; got {training!r}.")
+    for name, value in numbers.items():
+        if not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"`{name}` must be a number >= 0; got {value!r}.")

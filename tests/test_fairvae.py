@@ -1,0 +1,114 @@
+"""FairVAE: shared harness, every loss term tracked and falling, the adversary reduces leakage, bad config."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasfer.data import make_synthfaces
+from kerasfer.fairness import leakage
+from kerasfer.models import FairVAE
+from kerasfer.models.layers import GradientReversal
+from model_harness import run_model_checks
+
+TERMS = ("loss", "reconstruction", "kl", "adversary", "alignment", "classification", "adversary_accuracy",
+         "accuracy")
+
+
+def tiny_vae(**kwargs):
+    return FairVAE(input_shape=(32, 32, 3), width=8, latent_dim=16, generator_width=8, **kwargs)
+
+
+def test_shared_model_checks(tiny_faces, tmp_path):
+    model = tiny_vae()
+    model.compile(optimizer="adam")
+    run_model_checks(model, tiny_faces, tmp_path, expected_outputs=7, history_keys=TERMS)
+
+
+def test_au_head_option(tiny_faces, tmp_path):
+    model = tiny_vae(head="au", protected={"skin": 3})
+    model.compile(optimizer="adam")
+    history = run_model_checks(model, tiny_faces, tmp_path, expected_outputs=13,
+                               history_keys=("loss", "classification", "au_accuracy"))
+    assert 0 <= history.history["au_accuracy"][0] <= 1
+
+
+def test_every_loss_term_is_finite_and_training_lowers_them():
+    keras.utils.set_random_seed(0)
+    data = make_synthfaces(512, seed=3, image_size=32, bias="demo")
+    model = tiny_vae(beta_warmup_steps=0, adv_warmup_steps=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(data.dataset(64), epochs=6, verbose=0).history
+    for term in TERMS:
+        assert np.all(np.isfinite(history[term])), term
+    for term in ("reconstruction", "kl", "classification", "alignment"):
+        assert history[term][-1] < history[term][0], f"{term} did not fall: {history[term]}"
+
+
+def test_warmup_counter_is_saved_and_ramps(tiny_faces, tmp_path):
+    model = tiny_vae(adv_warmup_steps=10)
+    model.compile(optimizer="adam")
+    model.fit(tiny_faces.dataset(32), epochs=1, verbose=0)
+    assert float(model.step_counter.numpy()) == 3.0
+    model.save(tmp_path / "m.keras")
+    assert float(keras.models.load_model(tmp_path / "m.keras").step_counter.numpy()) == 3.0
+
+
+def test_gradient_reversal_flips_the_gradient_sign():
+    x = tf.constant([[1.0, -2.0, 3.0]])
+    layer = GradientReversal(0.5)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(3.0 * y)
+    np.testing.assert_allclose(y.numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[-1.5, -1.5, -1.5]])
+
+
+def test_two_stage_freezes_the_encoder_in_stage_two(tiny_faces):
+    model = tiny_vae(training="two_stage")
+    encoder_before = [w.numpy().copy() for w in model.encoder.weights]
+    head_before = [w.numpy().copy() for w in model.head.weights]
+    model.fit_two_stage(tiny_faces.dataset(32), vae_epochs=1, classifier_epochs=0, verbose=0)
+    encoder_mid = [w.numpy().copy() for w in model.encoder.weights]
+    assert any(not np.allclose(a, b) for a, b in zip(encoder_before, encoder_mid))
+    assert all(np.allclose(a, b.numpy()) for a, b in zip(head_before, model.head.weights)), "stage 1 trains no head"
+    model.fit_two_stage(tiny_faces.dataset(32), vae_epochs=0, classifier_epochs=1, verbose=0)
+    assert all(np.allclose(a, b.numpy()) for a, b in zip(encoder_mid, model.encoder.weights)), "stage 2 froze E"
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(head_before, model.head.weights))
+
+
+@pytest.mark.slow
+def test_adversary_lowers_latent_leakage_on_biased_data():
+    """With λ_adv > 0 a probe recovers skin tone from z far less well than with λ_adv = 0."""
+    train = make_synthfaces(3000, seed=5, image_size=32, bias="demo")
+    test = make_synthfaces(1050, seed=6, image_size=32)
+    scores = {}
+    for lam in (0.0, 1.0):
+        keras.utils.set_random_seed(0)
+        model = tiny_vae(protected={"skin": 3}, lambda_adv=lam, lambda_align=0.0, adv_warmup_steps=0)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3))
+        model.fit(train.dataset(64), epochs=6, verbose=0)
+        scores[lam] = leakage(model, test, "skin", n_boot=0)["balanced_accuracy"]
+    assert scores[1.0] < scores[0.0] - 0.1, scores
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"protected": {"height": 1}}, "height"), ({"protected": {"skin": 4}}, "skin"),
+     ({"alignment": "pairwise"}, "alignment"), ({"lambda_adv": -1.0}, "lambda_adv"), ({"beta": -0.1}, "beta"),
+     ({"head": "valence"}, "head"), ({"training": "alternating"}, "training")],
+)
+def test_bad_configuration_raises_value_error(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_vae(**kwargs)
+
+
+def test_batch_without_a_protected_attribute_is_an_error(tiny_faces):
+    from kerasfer import FaceData
+
+    data = FaceData(images=tiny_faces.images, labels=tiny_faces.labels, attributes={"skin": tiny_faces.attributes["skin"]})
+    model = tiny_vae(protected={"gender": 2})
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="gender"):
+        model.fit(data.dataset(32), epochs=1, verbose=0)

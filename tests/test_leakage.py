@@ -1,0 +1,34 @@
+"""The leakage probe: near chance on random latents, high on latents that carry the attribute."""
+
+import numpy as np
+import pytest
+
+from kerasfer.fairness import leakage, probe_leakage
+from kerasfer.models import EmotionClassifier
+
+
+def test_random_latents_probe_near_chance():
+    rng = np.random.default_rng(0)
+    result = probe_leakage(rng.normal(size=(900, 8)), rng.integers(0, 3, 900), n_boot=100)
+    assert abs(result["balanced_accuracy"] - 1 / 3) < 0.08
+    assert result["ci_low"] <= result["balanced_accuracy"] <= result["ci_high"]
+    assert result["chance"] == pytest.approx(1 / 3)
+
+
+def test_latents_with_the_attribute_probe_high():
+    rng = np.random.default_rng(1)
+    groups = rng.integers(0, 3, 900)
+    latents = rng.normal(size=(900, 8))
+    latents[:, 0] += 5.0 * groups  # groups 5 σ apart along one axis
+    result = probe_leakage(latents, groups, n_boot=100)
+    assert result["balanced_accuracy"] > 0.9 and result["ci_low"] > 0.8
+
+
+def test_leakage_through_a_model_and_errors(tiny_faces):
+    model = EmotionClassifier(input_shape=(32, 32, 3), width=8)
+    result = leakage(model, tiny_faces, "skin", n_boot=20)
+    assert 0 <= result["balanced_accuracy"] <= 1 and result["n_train"] + result["n_test"] == len(tiny_faces)
+    with pytest.raises(ValueError, match="Unknown attribute 'height'"):
+        leakage(model, tiny_faces, "height")
+    with pytest.raises(ValueError, match="test_size"):
+        leakage(model, tiny_faces, "skin", test_size=1.5)
