@@ -9,6 +9,10 @@ reversed gradient and maximises it. (Alternating optimisers, the GAN recipe, nee
 `compile`, two optimizer states in every checkpoint and twice the forward passes per step; the
 reversal layer does the same min-max in one pass, which also keeps a step's cost near the
 baseline's.)
+
+Under `tf.distribute` every term is averaged over the global batch (`replica_mean`); the MMD
+alignment is estimated on each replica's local batch (unbiased estimator), so with many replicas
+and small per-replica batches use a larger global batch or marginal alignment.
 """
 
 from __future__ import annotations

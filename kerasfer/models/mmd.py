@@ -20,24 +20,32 @@ def rbf_kernel(x, y) -> tf.Tensor:
 
 
 def weighted_mmd(kernel, w_a, w_b) -> tf.Tensor:
-    """MMD² between two weighted samples of one batch, given the batch's kernel matrix.
+    """Unbiased MMD² between two weighted samples of one batch, given the batch's kernel matrix.
+
+    The U-statistic leaves out every pair of a sample with itself. The plain V-statistic is biased
+    upwards by O(1/n), so it would grow as per-replica batches shrink under `tf.distribute`, and
+    two replicas would not estimate what one device does.
 
     Args:
         kernel: (B, B) kernel matrix of the batch.
-        w_a: (B,) weights of sample A (summing to 1).
-        w_b: (B,) weights of sample B (summing to 1).
+        w_a: (B,) weights of sample A (summing to 1, at least two non-zero).
+        w_b: (B,) weights of sample B (summing to 1, at least two non-zero); may overlap A.
 
     Returns:
-        Scalar MMD² = E k(a, a') + E k(b, b') - 2 E k(a, b) (biased V-statistic, >= 0).
+        Scalar MMD² estimate = E k(a, a') + E k(b, b') - 2 E k(a, b) over distinct pairs (about 0,
+        possibly slightly negative, when A and B come from one distribution).
     """
-    ka = tf.tensordot(w_a, tf.linalg.matvec(kernel, w_a), 1)
-    kb = tf.tensordot(w_b, tf.linalg.matvec(kernel, w_b), 1)
-    kab = tf.tensordot(w_a, tf.linalg.matvec(kernel, w_b), 1)
-    return tf.maximum(ka + kb - 2.0 * kab, 0.0)
+    off = kernel - tf.linalg.diag(tf.linalg.diag_part(kernel))
+
+    def mean_k(u, v):
+        # divide_no_nan: a cell with a single sample (skipped by the caller) must not turn the loss into NaN.
+        return tf.math.divide_no_nan(tf.tensordot(u, tf.linalg.matvec(off, v), 1), 1.0 - tf.reduce_sum(u * v))
+
+    return mean_k(w_a, w_a) + mean_k(w_b, w_b) - 2.0 * mean_k(w_a, w_b)
 
 
 def group_mmd(z, groups, num_groups: int, labels=None, num_classes: int = 0) -> tf.Tensor:
-    """Mean MMD² between each group's latents and the pooled latents (Eq. of Rizvi et al.).
+    """Mean MMD² between each group's latents and the pooled latents (the alignment term of Rizvi et al.).
 
     Marginal when `labels` is None; conditional (per emotion class: each group against all
     samples of that class) otherwise. Groups with fewer than two samples in a cell are skipped;
