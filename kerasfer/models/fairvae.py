@@ -71,7 +71,7 @@ class FairVAE(keras.Model):
                  alignment="marginal", adversary_conditional: bool = False, head: str = "emotion",
                  num_aus: int = len(ACTION_UNITS), training: str = "joint", latent_dim: int = 32, width: int = 32,
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
-                 lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 1.0, lambda_align: float = 1.0,
+                 lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
                  lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200, seed: int = 0,
                  **kwargs):
         super().__init__(**kwargs)
