@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo",)
+COMMANDS = ("demo", "export")
 
 
 class UsageError(Exception):
