@@ -231,3 +231,20 @@ def test_twin_built_by_the_same_builders_computes_the_same_function(trained):
     twin = build_twin(model, tf_keras)
     np.testing.assert_allclose(twin.predict(test.images[:8].astype("float32"), verbose=0),
                                predict_proba(model, test[:8]), atol=1e-4)
+
+
+def test_cli_export_prints_table_and_writes_metrics(tmp_path, capsys):
+    from kerasfer.cli.main import main
+
+    model = EmotionClassifier(input_shape=(32, 32, 1), width=4, latent_dim=8)
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "out"
+    code = main(["export", "--model", str(tmp_path / "m.keras"), "--mode", "int8", "--out", str(out),
+                 "--n", "70", "--n-calibration", "32"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "top-1 agreement" in printed and "skin=dark" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["mode"] == "int8" and metrics["n"] == 70 and 0 <= metrics["agreement"] <= 1
+    assert (out / "model_int8.tflite").exists() and (out / "model_int8.json").exists()
+    assert main(["export", "--model", str(tmp_path / "missing.keras"), "--out", str(out)]) == 2
