@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo", "train")
+COMMANDS = ("demo", "train", "export")
 
 
 class UsageError(Exception):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
 
 FEATURE_MAP_LAYER = "feature_map"  # the last convolutional activation: what Grad-CAM looks at
 # Keras' default 0.99 leaves the inference statistics far behind after a few hundred steps, and
@@ -18,6 +17,7 @@ def build_encoder(
     latent_dim: int = 64,
     variational: bool = False,
     name: str = "encoder",
+    keras_module=keras,
 ) -> keras.Model:
     """A small mobile-friendly encoder: raw pixels (0-255) → latent vector.
 
@@ -33,6 +33,8 @@ def build_encoder(
         variational: if True the model outputs ``[z_mean, z_log_var]`` (for the VAE),
             else one latent vector.
         name: model name.
+        keras_module: the Keras to build with: `keras` (Keras 3, default) or `tf_keras`, for the
+            twin that tensorflow-model-optimization fine-tunes (QAT, pruning) at export.
 
     Returns:
         A Functional `keras.Model`. Its layer named ``"feature_map"`` is the last
@@ -46,23 +48,24 @@ def build_encoder(
     _check_input_shape(input_shape)
     if width < 1 or latent_dim < 1:
         raise ValueError(f"`width` and `latent_dim` must be positive; got {width}, {latent_dim}.")
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    layers = keras_module.layers
+    inputs = keras_module.Input(shape=tuple(input_shape), name="image")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
     x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     for i, stride in enumerate((1, 2, 2, 2)):
         last = i == 3
-        x = _separable_block(x, width * 2**i, stride, f"block{i + 1}", FEATURE_MAP_LAYER if last else None)
+        x = _separable_block(layers, x, width * 2**i, stride, f"block{i + 1}", FEATURE_MAP_LAYER if last else None)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     if variational:
         z_mean = layers.Dense(latent_dim, name="z_mean")(x)
         z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
-        return keras.Model(inputs, [z_mean, z_log_var], name=name)
-    return keras.Model(inputs, layers.Dense(latent_dim, name="latent")(x), name=name)
+        return keras_module.Model(inputs, [z_mean, z_log_var], name=name)
+    return keras_module.Model(inputs, layers.Dense(latent_dim, name="latent")(x), name=name)
 
 
-def _separable_block(x, filters, stride, prefix, out_name=None):
+def _separable_block(layers, x, filters, stride, prefix, out_name=None):
     x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{prefix}_dw")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_dw_bn")(x)
     x = layers.ReLU(name=f"{prefix}_dw_relu")(x)

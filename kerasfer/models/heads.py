@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
 
 
 def build_emotion_head(latent_dim: int, num_classes: int = 7, *, units: int = 64, dropout: float = 0.2,
-                       name: str = "emotion_head") -> keras.Model:
+                       name: str = "emotion_head", keras_module=keras) -> keras.Model:
     """Latent → emotion probabilities: Dense-ReLU, dropout, Dense-softmax.
 
     Args:
@@ -16,15 +15,17 @@ def build_emotion_head(latent_dim: int, num_classes: int = 7, *, units: int = 64
         units: hidden units.
         dropout: dropout rate in training.
         name: model name.
+        keras_module: `keras` (default) or `tf_keras` (the export twin, see `build_encoder`).
 
     Returns:
         A Functional `keras.Model` (latent_dim,) → (num_classes,) probabilities.
     """
-    return _mlp_head(latent_dim, num_classes, "softmax", units, dropout, name, output_name="emotion")
+    return _mlp_head(latent_dim, num_classes, "softmax", units, dropout, name, output_name="emotion",
+                     keras_module=keras_module)
 
 
 def build_au_head(latent_dim: int, num_aus: int, *, units: int = 64, dropout: float = 0.2,
-                  name: str = "au_head") -> keras.Model:
+                  name: str = "au_head", keras_module=keras) -> keras.Model:
     """Latent → per-AU presence probabilities (multi-label, one sigmoid per Action Unit).
 
     Args:
@@ -33,20 +34,23 @@ def build_au_head(latent_dim: int, num_aus: int, *, units: int = 64, dropout: fl
         units: hidden units.
         dropout: dropout rate in training.
         name: model name.
+        keras_module: `keras` (default) or `tf_keras` (the export twin, see `build_encoder`).
 
     Returns:
         A Functional `keras.Model` (latent_dim,) → (num_aus,) probabilities.
     """
-    return _mlp_head(latent_dim, num_aus, "sigmoid", units, dropout, name, output_name="aus")
+    return _mlp_head(latent_dim, num_aus, "sigmoid", units, dropout, name, output_name="aus",
+                     keras_module=keras_module)
 
 
-def _mlp_head(latent_dim, outputs, activation, units, dropout, name, output_name):
+def _mlp_head(latent_dim, outputs, activation, units, dropout, name, output_name, keras_module):
     if outputs < 1 or units < 1 or not 0 <= dropout < 1:
         raise ValueError(
             f"{name}: outputs and units must be positive and dropout in [0, 1); got {outputs}, {units}, {dropout}."
         )
-    z = keras.Input(shape=(latent_dim,), name="latent")
+    layers = keras_module.layers
+    z = keras_module.Input(shape=(latent_dim,), name="latent")
     x = layers.Dense(units, activation="relu", name="hidden")(z)
     x = layers.Dropout(dropout, name="dropout")(x)
     out = layers.Dense(outputs, activation=activation, name=output_name)(x)
-    return keras.Model(z, out, name=name)
+    return keras_module.Model(z, out, name=name)

@@ -1,0 +1,58 @@
+"""`kerasfer export`: a saved model → `.tflite` + sidecar, verified in LiteRT against the Keras model."""
+
+from __future__ import annotations
+
+MODES = ("float32", "float16", "dynamic", "int8")  # kerasfer.export.MODES, repeated so --help stays light
+
+
+def register(subparsers):
+    """Add the `export` command's flags."""
+    p = subparsers.add_parser("export", help="export a model to TFLite for phones and verify it in LiteRT",
+                              description=__doc__)
+    p.add_argument("--model", required=True, help="the .keras model file")
+    p.add_argument("--mode", choices=MODES, default="int8", help="quantization mode (default: %(default)s)")
+    p.add_argument("--out", default="runs/export", help="output folder (default: %(default)s)")
+    p.add_argument("--data", default="synthfaces",
+                   help="--data spec: calibration (train split) and verification (test split) faces "
+                        "(default: %(default)s)")
+    p.add_argument("--n", type=int, default=700, help="SynthFaces test faces to verify on (default: %(default)s)")
+    p.add_argument("--n-calibration", type=int, default=256, help="calibration faces (default: %(default)s)")
+    p.add_argument("--qat-epochs", type=int, default=0, help="quantization-aware fine-tuning epochs (int8 only)")
+    p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="magnitude-prune to this sparsity")
+    p.add_argument("--int8-io", choices=("uint8", "int8"), default="uint8", help="int8 model IO type")
+    return p
+
+
+def run(args) -> int:
+    """Export, verify, print the summary table and write ``metrics.json``."""
+    from pathlib import Path
+
+    import keras
+
+    from kerasfer.data.specs import load_data
+    from kerasfer.export import to_tflite, verify
+    from kerasfer.export.verify import summary_table
+    from kerasfer.utils.io import write_json
+
+    if not Path(args.model).is_file():
+        raise FileNotFoundError(f"--model: no such file: {args.model}")
+    if args.n <= 0:
+        raise ValueError(f"--n must be positive; got {args.n}.")
+    model = keras.models.load_model(args.model)
+    functional = model.classifier_model() if hasattr(model, "classifier_model") else model
+    height, width, channels = functional.input_shape[1:]
+    if height != width:
+        raise ValueError(f"--model takes {height}×{width} images; only square inputs are supported by --data.")
+    load = dict(image_size=height, channels=channels, seed=args.seed)
+    calibration = load_data(args.data, split="train", n=max(args.n_calibration * 4, 700), **load)
+    test = load_data(args.data, split="test", n=args.n, **load)
+    out = Path(args.out)
+    prune = None if args.prune is None else {"sparsity": args.prune, "epochs": 1}
+    path = out / f"model_{args.mode}.tflite"
+    meta = to_tflite(model, path, mode=args.mode, representative_data=calibration, qat_epochs=args.qat_epochs,
+                     prune=prune, int8_io=args.int8_io, num_calibration=args.n_calibration, seed=args.seed)
+    result = verify(path, model, test)
+    print(summary_table(result))
+    write_json(out / "metrics.json", {"mode": meta["mode"], "sidecar": meta, **result})
+    print(f"\nwrote {path}, {path.with_suffix('.json')} and {out / 'metrics.json'}")
+    return 0

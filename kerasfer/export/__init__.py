@@ -1,0 +1,16 @@
+"""Export: kerasfer models → TFLite for phones (+ sidecar JSON), verified in LiteRT."""
+
+from kerasfer.export.representative import balanced_sample, representative_images
+from kerasfer.export.sidecar import read_sidecar, sidecar_path
+from kerasfer.export.tflite import MODES, to_tflite
+from kerasfer.export.verify import verify
+
+__all__ = [
+    "MODES",
+    "balanced_sample",
+    "read_sidecar",
+    "representative_images",
+    "sidecar_path",
+    "to_tflite",
+    "verify",
+]

@@ -1,0 +1,153 @@
+"""`verify`: run an exported `.tflite` in LiteRT and compare it with the Keras model, overall and per group."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kerasfer.fairness.groups import per_group_accuracy
+from kerasfer.models.predict import predict_proba
+
+WORST_GROUP_LOSS_LIMIT = 0.01  # flag when a group loses more than 1 point of accuracy to the export
+
+
+class LiteRTModel:
+    """A `.tflite` classifier in the LiteRT interpreter, taking raw float pixels and returning probabilities.
+
+    Quantized (uint8/int8) inputs and outputs are converted with the interpreter's own scale and
+    zero-point, exactly as a phone app does.
+
+    Args:
+        path: the `.tflite` file.
+        num_threads: interpreter threads (1 for comparable latency).
+    """
+
+    def __init__(self, path, num_threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    def quantize_input(self, image: np.ndarray) -> np.ndarray:
+        """One raw-pixel image (H, W, C) → the input tensor (1, H, W, C) in the model's dtype."""
+        dtype = self.input["dtype"]
+        x = np.asarray(image, np.float32)[None]
+        if np.issubdtype(dtype, np.integer):
+            scale, zero_point = self.input["quantization"]
+            info = np.iinfo(dtype)
+            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+        return x.astype(dtype)
+
+    def dequantize_output(self, raw: np.ndarray) -> np.ndarray:
+        """The output tensor → float probabilities."""
+        if np.issubdtype(self.output["dtype"], np.integer):
+            scale, zero_point = self.output["quantization"]
+            return (raw.astype(np.float32) - zero_point) * scale
+        return raw.astype(np.float32)
+
+    def predict_one(self, image: np.ndarray) -> np.ndarray:
+        """Probabilities (num_classes,) of one raw-pixel image."""
+        self.interpreter.set_tensor(self.input["index"], self.quantize_input(image))
+        self.interpreter.invoke()
+        return self.dequantize_output(self.interpreter.get_tensor(self.output["index"]))[0]
+
+    def predict(self, images) -> np.ndarray:
+        """Probabilities (N, num_classes) of raw-pixel images (N, H, W, C)."""
+        return np.stack([self.predict_one(image) for image in images])
+
+    def latency_ms(self, image, runs: int = 50, warmup: int = 5) -> np.ndarray:
+        """Per-invoke wall time in ms (set_tensor + invoke + get_tensor) over `runs` runs of one image."""
+        x = self.quantize_input(image)
+        times = []
+        for i in range(warmup + runs):
+            start = time.perf_counter()
+            self.interpreter.set_tensor(self.input["index"], x)
+            self.interpreter.invoke()
+            self.interpreter.get_tensor(self.output["index"])
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1e3)
+        return np.asarray(times)
+
+
+def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int = 50) -> dict:
+    """Compare an exported model in LiteRT (1 thread) with its Keras source on labelled faces.
+
+    Args:
+        tflite_path: the exported `.tflite`.
+        keras_model: the Keras model it came from (kerasfer model or Functional image → probabilities).
+        data: a labelled `FaceData` (a clean, balanced test set).
+        attributes: attributes for the per-group comparison; default all of `data`'s.
+        latency_runs: timed runs for the latency median.
+
+    Returns:
+        A JSON-ready dict: ``agreement`` (top-1, LiteRT vs Keras), ``keras_accuracy``,
+        ``tflite_accuracy``, ``accuracy_delta`` (tflite − keras), ``per_group`` {attr: {group:
+        {"keras", "tflite", "delta", "count"}}}, ``worst_group``, ``worst_group_delta``,
+        ``worst_group_flag`` (a group lost more than 1 point), ``size_bytes``, ``latency_ms_median``,
+        ``latency_ms_p90``.
+    """
+    path = Path(tflite_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such .tflite file: {path}")
+    if len(data) == 0 or (data.labels < 0).all():
+        raise ValueError("`data` must hold labelled faces to verify against.")
+    lite = LiteRTModel(path, num_threads=1)
+    images = data.load_images()
+    keras_pred = predict_proba(keras_model, data).argmax(1)
+    lite_pred = lite.predict(images).argmax(1)
+    known = data.labels >= 0
+    labels = data.labels
+    keras_tables = per_group_accuracy(labels[known], keras_pred[known], data[known], attributes)
+    lite_tables = per_group_accuracy(labels[known], lite_pred[known], data[known], attributes)
+    per_group, worst = {}, (np.inf, None)
+    for name, table in keras_tables.items():
+        per_group[name] = {}
+        for group, row in table.iterrows():
+            lite_acc = float(lite_tables[name].loc[group, "accuracy"])
+            delta = lite_acc - float(row["accuracy"])
+            per_group[name][group] = {"keras": float(row["accuracy"]), "tflite": lite_acc, "delta": delta,
+                                      "count": int(row["count"])}
+            worst = min(worst, (delta, f"{name}={group}"), key=lambda t: t[0])
+    times = lite.latency_ms(images[0], runs=latency_runs)
+    keras_acc = float((keras_pred[known] == labels[known]).mean())
+    lite_acc = float((lite_pred[known] == labels[known]).mean())
+    return {
+        "tflite": str(path),
+        "n": int(len(data)),
+        "agreement": float((keras_pred == lite_pred).mean()),
+        "keras_accuracy": keras_acc,
+        "tflite_accuracy": lite_acc,
+        "accuracy_delta": lite_acc - keras_acc,
+        "per_group": per_group,
+        "worst_group": worst[1],
+        "worst_group_delta": float(worst[0]) if worst[1] else 0.0,
+        "worst_group_flag": bool(worst[1] and worst[0] < -WORST_GROUP_LOSS_LIMIT),
+        "size_bytes": path.stat().st_size,
+        "latency_ms_median": float(np.median(times)),
+        "latency_ms_p90": float(np.percentile(times, 90)),
+    }
+
+
+def summary_table(result: dict) -> str:
+    """A plain-text table of a `verify` result (what `kerasfer export` prints)."""
+    lines = [
+        f"{'model':<28}{result['tflite']}",
+        f"{'size':<28}{result['size_bytes'] / 1024:.1f} KiB",
+        f"{'latency (1 thread)':<28}median {result['latency_ms_median']:.3f} ms, p90 {result['latency_ms_p90']:.3f} ms",
+        f"{'top-1 agreement w/ Keras':<28}{100 * result['agreement']:.2f} %  (n={result['n']})",
+        f"{'accuracy keras → tflite':<28}{100 * result['keras_accuracy']:.2f} → {100 * result['tflite_accuracy']:.2f} "
+        f"({100 * result['accuracy_delta']:+.2f} pt)",
+        "",
+        f"{'group':<22}{'keras':>8}{'tflite':>8}{'delta pt':>10}{'n':>6}",
+    ]
+    for name, groups in result["per_group"].items():
+        for group, row in groups.items():
+            lines.append(f"{name + '=' + group:<22}{100 * row['keras']:>8.2f}{100 * row['tflite']:>8.2f}"
+                         f"{100 * row['delta']:>+10.2f}{row['count']:>6}")
+    flag = "YES: a group lost more than 1 point" if result["worst_group_flag"] else "no"
+    lines.append(f"\nworst group {result['worst_group']} ({100 * result['worst_group_delta']:+.2f} pt); flag: {flag}")
+    return "\n".join(lines)
