@@ -13,6 +13,11 @@ def _mmd(a, b):
     return float(weighted_mmd(rbf_kernel(z, z), w_a, w_b))
 
 
+def test_identical_samples_have_zero_mmd():
+    a = np.random.default_rng(0).normal(size=(64, 8))
+    assert _mmd(a, a.copy()) < 1e-5
+
+
 def test_identically_distributed_samples_have_about_zero_mmd():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(200, 8)), rng.normal(size=(200, 8))

