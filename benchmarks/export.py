@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--runs", type=int, default=300, help="timed invokes per model (default: %(default)s)")
+    parser.add_argument("--qat-epochs", type=int, default=0,
+                        help="also export an int8 model after this many QAT epochs (needs kerasfer[qat])")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -78,17 +80,21 @@ def main(argv=None) -> int:
         steps = args.epochs * (args.n_train // 64)
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)))
         model.fit(train.dataset(64), epochs=args.epochs, verbose=0)
+        model.save(out / "kerasfer_64x64_grey.keras")
         print(f"trained EmotionClassifier(64×64×1, width={args.width}) on {args.n_train} clean SynthFaces, "
               f"{args.epochs} epochs, in {time.time() - start:.0f} s")
 
+    variants = {mode: {"mode": mode} for mode in MODES}
+    if args.qat_epochs:
+        variants["int8_qat"] = {"mode": "int8", "qat_epochs": args.qat_epochs, "num_calibration": 1000}
     results = {}
-    for mode in MODES:
-        path = out / f"kerasfer_{mode}.tflite"
-        to_tflite(model, path, mode=mode, representative_data=train, seed=args.seed)
-        results[mode] = verify(path, model, test, latency_runs=5)
+    for name, kwargs in variants.items():
+        path = out / f"kerasfer_{name}.tflite"
+        to_tflite(model, path, representative_data=train, seed=args.seed, **kwargs)
+        results[name] = verify(path, model, test, latency_runs=5)
 
     # Latency: interleaved rounds over all models, so machine-load drift hits every model alike.
-    models = {mode: LiteRTModel(out / f"kerasfer_{mode}.tflite") for mode in MODES}
+    models = {name: LiteRTModel(out / f"kerasfer_{name}.tflite") for name in variants}
     models["fer"] = LiteRTModel(fer_path)
     image = test.images[0]
     fer_image = image.astype(np.float32) / 127.5 - 1.0  # fer's contract: grey scaled to [-1, 1]
@@ -101,7 +107,7 @@ def main(argv=None) -> int:
     fer_pred = models["fer"].predict(test.images.astype(np.float32) / 127.5 - 1.0)
     fer_acc = float((fer_pred.argmax(1) == test.labels).mean())
 
-    sizes = {name: (out / f"kerasfer_{name}.tflite").stat().st_size for name in MODES}
+    sizes = {name: (out / f"kerasfer_{name}.tflite").stat().st_size for name in variants}
     sizes["fer"] = fer_path.stat().st_size
     med = {name: float(np.median(t)) for name, t in times.items()}
     p90 = {name: float(np.percentile(t, 90)) for name, t in times.items()}
@@ -111,7 +117,7 @@ def main(argv=None) -> int:
           f"clean SynthFaces test n={len(test)}")
     print(f"{'model':<18}{'size KiB':>9}{'×fer':>7}{'median ms':>11}{'p90 ms':>9}{'×fer':>7}"
           f"{'acc %':>8}{'Δ vs keras pt':>15}{'worst group Δ pt':>26}")
-    for name in (*MODES, "fer"):
+    for name in (*variants, "fer"):
         if name == "fer":
             acc, delta, worst = fer_acc, None, None
         else:
@@ -129,6 +135,10 @@ def main(argv=None) -> int:
               f"{'' if worst is None else f'{worst[0]} {100 * worst[1]:+.2f}':>26}")
     int8 = rows[MODES.index("int8")]
     float_acc = results["float32"]["tflite_accuracy"]
+    if "int8_qat" in results:
+        qat = rows[list(variants).index("int8_qat")]
+        print(f"int8+QAT − float32 (tflite) = {100 * (qat['accuracy'] - float_acc):+.2f} pt; "
+              f"QAT worst group {qat['worst_group']} {100 * qat['worst_group_delta']:+.2f} pt")
     checks = {
         "int8 latency <= 0.5x fer": int8["latency_ratio"] <= TARGETS["latency_ratio"],
         "int8 size <= 1.0x fer": int8["size_ratio"] <= TARGETS["size_ratio"],

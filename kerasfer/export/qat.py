@@ -60,8 +60,9 @@ def build_twin(model, tf_keras):
 def fine_tune_twin(model, functional, images, *, qat_epochs: int, prune, seed: int = 0):
     """Prune and/or quantization-aware fine-tune the tf_keras twin; returns the model to convert.
 
-    Targets are the Keras model's own predictions (distillation): the goal is a phone model that
-    agrees with it, and an unlabelled image array works as well as a `FaceData`.
+    The twin is distilled from the Keras model's own probabilities (KL divergence): the goal is a
+    phone model that agrees with it, and an unlabelled image array works as well as a `FaceData`.
+    BatchNormalization statistics stay frozen during QAT.
 
     Args:
         model: the kerasfer model (see `build_twin`).
@@ -76,11 +77,11 @@ def fine_tune_twin(model, functional, images, *, qat_epochs: int, prune, seed: i
     """
     tfmot, tf_keras = _require_qat()
     tf_keras.utils.set_random_seed(seed)
-    targets = np.asarray(functional.predict(images, verbose=0)).argmax(1)
+    targets = np.asarray(functional.predict(images, verbose=0))
     twin = build_twin(model, tf_keras)
     np.testing.assert_allclose(twin.predict(images[:4], verbose=0), functional.predict(images[:4], verbose=0),
                                atol=1e-4, err_msg="the tf_keras twin does not compute the Keras model's function")
-    loss = tf_keras.losses.SparseCategoricalCrossentropy()
+    loss = tf_keras.losses.KLDivergence()  # distil the full distribution, not only the top-1
     batch = min(32, len(images))
     if prune is not None:
         schedule = tfmot.sparsity.keras.ConstantSparsity(float(prune["sparsity"]), begin_step=0, frequency=1)
@@ -93,6 +94,9 @@ def fine_tune_twin(model, functional, images, *, qat_epochs: int, prune, seed: i
                  callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
         twin = tfmot.sparsity.keras.strip_pruning(twin)
     if qat_epochs:
+        for layer in twin.layers:  # keep the trained BN statistics: a short run on a small set would re-estimate them
+            if isinstance(layer, tf_keras.layers.BatchNormalization):
+                layer.trainable = False
         quantize = tfmot.quantization.keras
         # Rescaling (the in-graph pixel normalisation) has no QAT config: left float, the converter
         # calibrates it from the representative images like post-training quantization does.
@@ -100,6 +104,6 @@ def fine_tune_twin(model, functional, images, *, qat_epochs: int, prune, seed: i
             twin, clone_function=lambda layer: layer if isinstance(layer, tf_keras.layers.Rescaling)
             else quantize.quantize_annotate_layer(layer))
         twin = quantize.quantize_apply(annotated)
-        twin.compile(optimizer=tf_keras.optimizers.Adam(1e-5), loss=loss)
+        twin.compile(optimizer=tf_keras.optimizers.Adam(1e-4), loss=loss)
         twin.fit(images, targets, batch_size=batch, epochs=qat_epochs, verbose=0)
     return twin
