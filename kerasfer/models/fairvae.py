@@ -144,12 +144,13 @@ class FairVAE(keras.Model):
         gradients = tape.gradient(total, variables)
         self.optimizer.apply(gradients, variables)
         self.step_counter.assign_add(1.0)
+        terms["loss"] = total * _replicas()  # the tracker reports the unscaled total
         return self._update(terms, outputs, batch)
 
     def test_step(self, data):
         batch = as_batch(data)
         terms, outputs = self._terms(batch, training=False)
-        terms["loss"] = self._total(terms) * tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        terms["loss"] = self._total(terms) * _replicas()
         return self._update(terms, outputs, batch)
 
     def fit_two_stage(self, x, *, vae_epochs: int, classifier_epochs: int, optimizer="adam", **fit_kwargs):
@@ -240,7 +241,7 @@ class FairVAE(keras.Model):
         step = self.step_counter
         beta = w["beta"] * _ramp(step, self.beta_warmup_steps)
         lambda_adv = w["lambda_adv"] * _ramp(step, self.adv_warmup_steps)
-        replicas = tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        replicas = _replicas()
         total = (w["lambda_rec"] * replica_mean(*terms["reconstruction"]) + beta * replica_mean(*terms["kl"])
                  + lambda_adv * tf.add_n([replica_mean(ce, m) for ce, m in terms["adversary"]] or [0.0])
                  + w["lambda_align"] * terms["alignment"] / replicas)
@@ -257,11 +258,7 @@ class FairVAE(keras.Model):
             t["adversary"].update_state(tf.add_n([weighted_mean(ce, m) for ce, m in terms["adversary"]]))
         t["alignment"].update_state(terms["alignment"])
         t["adversary_accuracy"].update_state(outputs["adversary_accuracy"])
-        if "loss" in terms:
-            t["loss"].update_state(terms["loss"])
-        else:
-            t["loss"].update_state(self._total(terms) * tf.cast(
-                tf.distribute.get_strategy().num_replicas_in_sync, tf.float32))
+        t["loss"].update_state(terms["loss"])
         probs = outputs["probs"]
         if self.head_kind == "emotion":
             labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
@@ -286,6 +283,11 @@ class FairVAE(keras.Model):
             "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,
             "seed": self.seed,
         }
+
+
+def _replicas():
+    """Number of tf.distribute replicas in sync, as float32 (1 outside a strategy)."""
+    return tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
 
 
 def _ramp(step, warmup_steps: int):
