@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo", "train", "export")
+COMMANDS = ("demo", "train", "export", "predict")
 
 
 class UsageError(Exception):

@@ -1,0 +1,23 @@
+"""Predict: find faces in photos and videos with OpenCV's bundled Haar cascade and classify their emotion."""
+
+from kerasfer.predict.annotate import annotate
+from kerasfer.predict.classifier import FaceClassifier, as_classifier
+from kerasfer.predict.faces import crop_faces, detect_faces, eye_angle
+from kerasfer.predict.pipeline import predict_images, predict_paths
+from kerasfer.predict.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, collect_inputs, read_frames, read_image
+
+__all__ = [
+    "FaceClassifier",
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "annotate",
+    "as_classifier",
+    "collect_inputs",
+    "crop_faces",
+    "detect_faces",
+    "eye_angle",
+    "predict_images",
+    "predict_paths",
+    "read_frames",
+    "read_image",
+]
