@@ -13,6 +13,9 @@ def register(subparsers):
                    help="output folder: annotated/, predictions.csv, metrics.json (default: %(default)s)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: classify every N-th frame (default: 1)")
     p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side in pixels (default: 40)")
+    p.add_argument("--min-neighbors", type=int, default=7, metavar="K",
+                   help="detections that must agree to keep a face; lower finds more (and more false) faces "
+                        "(default: %(default)s)")
     p.add_argument("--margin", type=float, default=0.2,
                    help="context around each face, fraction of its side (default: %(default)s)")
     p.add_argument("--no-align", action="store_true", help="do not rotate faces to level the eyes")
@@ -29,6 +32,8 @@ def run(args) -> int:
         raise ValueError(f"--every must be a positive integer; got {args.every}.")
     if args.min_face < 8:
         raise ValueError(f"--min-face must be at least 8 pixels; got {args.min_face}.")
+    if args.min_neighbors < 1:
+        raise ValueError(f"--min-neighbors must be a positive integer; got {args.min_neighbors}.")
     if not 0 <= args.margin <= 1:
         raise ValueError(f"--margin must be in [0, 1]; got {args.margin}.")
     if not Path(args.model).is_file():
@@ -37,7 +42,7 @@ def run(args) -> int:
         if not Path(path).exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
     table = predict_paths(args.paths, args.model, out=args.out, every=args.every, min_face=args.min_face,
-                          margin=args.margin, align=not args.no_align)
+                          min_neighbors=args.min_neighbors, margin=args.margin, align=not args.no_align)
     m = table.attrs["metrics"]
     counts = ", ".join(f"{label} {n}" for label, n in m["emotions"].items() if n) or "none"
     print(f"{m['faces']} face(s) in {m['frames_with_faces']} of {m['frames']} image(s)/frame(s) "

@@ -44,7 +44,13 @@ def _grey(image) -> np.ndarray:
     return image[..., 0] if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
-def detect_faces(image, *, min_face: int = 40, scale_factor: float = 1.1, min_neighbors: int = 5) -> np.ndarray:
+# Measured on the astronaut photo pasted into scenes at 220-480 px and JPEG-compressed (quality 75, 95):
+# 5 neighbours kept a false face in 6 of 12 cases, 6 in 2, 7 in none; lower it for small or blurry faces.
+MIN_NEIGHBORS = 7
+
+
+def detect_faces(image, *, min_face: int = 40, scale_factor: float = 1.1,
+                 min_neighbors: int = MIN_NEIGHBORS) -> np.ndarray:
     """Frontal faces in an image, largest first.
 
     Args:

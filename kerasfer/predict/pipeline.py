@@ -11,15 +11,15 @@ import pandas as pd
 
 from kerasfer.predict.annotate import annotate
 from kerasfer.predict.classifier import as_classifier
-from kerasfer.predict.faces import crop_faces, detect_faces
+from kerasfer.predict.faces import MIN_NEIGHBORS, crop_faces, detect_faces
 from kerasfer.predict.video import collect_inputs, frame_count, is_video, read_frames, read_image
 
 BOX_COLUMNS = ["file", "frame", "face", "x", "y", "w", "h", "emotion", "probability"]
 
 
-def _classify_frame(image, classifier, *, name, frame, min_face, margin, align) -> pd.DataFrame:
+def _classify_frame(image, classifier, *, name, frame, min_face, min_neighbors, margin, align) -> pd.DataFrame:
     """The rows (one per face) of one RGB image."""
-    boxes = detect_faces(image, min_face=min_face)
+    boxes = detect_faces(image, min_face=min_face, min_neighbors=min_neighbors)
     height, width, channels = classifier.input_shape
     probs = classifier.predict(crop_faces(image, boxes, size=(height, width), channels=channels, margin=margin,
                                           align=align))
@@ -39,8 +39,8 @@ def _empty(classifier) -> pd.DataFrame:
     return pd.DataFrame(columns=BOX_COLUMNS + [f"p_{label}" for label in classifier.labels])
 
 
-def predict_images(images, model, *, names=None, min_face: int = 40, margin: float = 0.2,
-                   align: bool = True) -> pd.DataFrame:
+def predict_images(images, model, *, names=None, min_face: int = 40, min_neighbors: int = MIN_NEIGHBORS,
+                   margin: float = 0.2, align: bool = True) -> pd.DataFrame:
     """Emotions of every face in in-memory images.
 
     Args:
@@ -48,6 +48,7 @@ def predict_images(images, model, *, names=None, min_face: int = 40, margin: flo
         model: a `.keras` / `.tflite` path, a Keras model or a `FaceClassifier`.
         names: one name per image for the ``file`` column (default ``"0"``, ``"1"``, ...).
         min_face: smallest face side in pixels.
+        min_neighbors: overlapping detections needed to keep a face (see `detect_faces`).
         margin: context around each face box, as a fraction of its side.
         align: level the eyes before classifying.
 
@@ -63,7 +64,8 @@ def predict_images(images, model, *, names=None, min_face: int = 40, margin: flo
     names = [str(i) for i in range(len(images))] if names is None else [str(n) for n in names]
     if len(names) != len(images):
         raise ValueError(f"`names` has {len(names)} entries but there are {len(images)} images.")
-    frames = [_classify_frame(image, classifier, name=name, frame=0, min_face=min_face, margin=margin, align=align)
+    frames = [_classify_frame(image, classifier, name=name, frame=0, min_face=min_face,
+                            min_neighbors=min_neighbors, margin=margin, align=align)
               for image, name in zip(images, names)]
     return _concat(frames, classifier)
 
@@ -73,8 +75,9 @@ def _concat(frames, classifier) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else _empty(classifier)
 
 
-def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40, margin: float = 0.2,
-                  align: bool = True, progress: bool = True) -> pd.DataFrame:
+def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
+                  min_neighbors: int = MIN_NEIGHBORS, margin: float = 0.2, align: bool = True,
+                  progress: bool = True) -> pd.DataFrame:
     """Emotions of every face in photos, folders of photos and videos (every `every`-th frame).
 
     With `out`, writes ``predictions.csv`` (the returned table), ``metrics.json`` (counts) and an
@@ -86,9 +89,11 @@ def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
         out: output folder, or None to write nothing.
         every: for videos, classify frames 0, every, 2·every, ...
         min_face: smallest face side in pixels.
+        min_neighbors: overlapping detections needed to keep a face (see `detect_faces`).
         margin: context around each face box, as a fraction of its side.
         align: level the eyes before classifying.
-        progress: show progress bars (tqdm; notebook widgets in Jupyter).
+        progress: show progress bars (`tqdm.auto`: widgets in Jupyter; on a terminal only when
+            stderr is one, so logs and captured output stay clean).
 
     Returns:
         The DataFrame of `predict_images` with ``file`` the path and ``frame`` the video frame
@@ -113,17 +118,17 @@ def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
     if out is not None:
         (out / "annotated").mkdir(parents=True, exist_ok=True)
     tables, counts, used_names = [], Counter(), set()
-    for path in tqdm(files, desc="predict", unit="file", disable=not progress):
+    for path in tqdm(files, desc="predict", unit="file", disable=None if progress else True):
         try:
             if is_video(path):
                 total = -(-frame_count(path) // every) or None
                 sampled = tqdm(read_frames(path, every), desc=path.name, unit="frame", total=total, leave=False,
-                               disable=not progress)
+                               disable=None if progress else True)
             else:
                 sampled = [(0, read_image(path))]
             for frame, image in sampled:
                 rows = _classify_frame(image, classifier, name=str(path), frame=frame, min_face=min_face,
-                                       margin=margin, align=align)
+                                       min_neighbors=min_neighbors, margin=margin, align=align)
                 counts["frames"] += 1
                 counts["frames_with_faces"] += bool(len(rows))
                 tables.append(rows)
