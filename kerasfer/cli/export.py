@@ -27,31 +27,50 @@ def run(args) -> int:
     """Export, verify, print the summary table and write ``metrics.json``."""
     from pathlib import Path
 
-    import keras
-
-    from kerasfer.data.specs import load_data
-    from kerasfer.export import to_tflite, verify
-    from kerasfer.export.verify import summary_table
-    from kerasfer.utils.io import write_json
-
+    # Every check that needs no TensorFlow comes first, so a typo fails at once in one line.
     if not Path(args.model).is_file():
         raise FileNotFoundError(f"--model: no such file: {args.model}")
     if args.n <= 0:
         raise ValueError(f"--n must be positive; got {args.n}.")
-    model = keras.models.load_model(args.model)
+    if args.n_calibration <= 0:
+        raise ValueError(f"--n-calibration must be positive; got {args.n_calibration}.")
+    if args.qat_epochs < 0 or (args.qat_epochs and args.mode != "int8"):
+        raise ValueError(f"--qat-epochs must be >= 0 and needs --mode int8; got {args.qat_epochs} with {args.mode}.")
+    if args.prune is not None and not 0 < args.prune < 1:
+        raise ValueError(f"--prune must be a sparsity in (0, 1); got {args.prune}.")
+
+    from tqdm.auto import tqdm
+
+    from kerasfer.data.specs import load_data
+    from kerasfer.export import to_tflite, verify
+    from kerasfer.export.verify import summary_table
+    from kerasfer.models import load_model
+    from kerasfer.utils.io import write_json
+
+    steps = tqdm(total=4, desc="export", unit="step", disable=None)  # shown on a terminal or in Jupyter
+    steps.set_postfix_str("loading the model")
+    model = load_model(args.model)  # safe mode: refuses files that carry code
     functional = model.classifier_model() if hasattr(model, "classifier_model") else model
     height, width, channels = functional.input_shape[1:]
     if height != width:
         raise ValueError(f"--model takes {height}×{width} images; only square inputs are supported by --data.")
+    steps.update()
+    steps.set_postfix_str(f"reading {args.data}")
     load = dict(image_size=height, channels=channels, seed=args.seed)
     calibration = load_data(args.data, split="train", n=max(args.n_calibration * 4, 700), **load)
     test = load_data(args.data, split="test", n=args.n, **load)
+    steps.update()
+    steps.set_postfix_str(f"converting to {args.mode}")
     out = Path(args.out)
     prune = None if args.prune is None else {"sparsity": args.prune, "epochs": 1}
     path = out / f"model_{args.mode}.tflite"
     meta = to_tflite(model, path, mode=args.mode, representative_data=calibration, qat_epochs=args.qat_epochs,
                      prune=prune, int8_io=args.int8_io, num_calibration=args.n_calibration, seed=args.seed)
+    steps.update()
+    steps.set_postfix_str("verifying in LiteRT")
     result = verify(path, model, test)
+    steps.update()
+    steps.close()
     print(summary_table(result))
     write_json(out / "metrics.json", {"mode": meta["mode"], "sidecar": meta, **result})
     print(f"\nwrote {path}, {path.with_suffix('.json')} and {out / 'metrics.json'}")

@@ -57,13 +57,18 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter (errors still raise)
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help, --version (0) or a bad argument (2, message printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         if args.config:
             _apply_config(args.parser, args.config)
             args = parser.parse_args(argv)  # flags on the command line override the file
         return int(args.run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as err:
+    except SystemExit as exit_:  # a bad value from the config file, reported by argparse
+        return exit_.code if isinstance(exit_.code, int) else 2
+    except (UsageError, ValueError, OSError) as err:  # OSError: missing/unreadable/unwritable files
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"kerasfer {args.command}: error: {message}", file=sys.stderr)
         return 2
