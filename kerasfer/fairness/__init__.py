@@ -1,11 +1,17 @@
-"""Fairness: per-group metrics, fairness gaps and latent leakage."""
+"""Fairness: per-group metrics, fairness gaps, the audit with CIs and p-values, latent leakage."""
 
+from kerasfer.fairness.audit import audit, audit_predictions
 from kerasfer.fairness.gaps import demographic_parity_gap, equalized_odds_gap, one_vs_rest_gaps
 from kerasfer.fairness.groups import accuracy_summary, per_group_accuracy
 from kerasfer.fairness.leakage import leakage, probe_leakage
+from kerasfer.fairness.result import AuditResult
 
 __all__ = [
+    "AuditResult",
+    "FairnessMonitor",
     "accuracy_summary",
+    "audit",
+    "audit_predictions",
     "demographic_parity_gap",
     "equalized_odds_gap",
     "leakage",
@@ -13,3 +19,12 @@ __all__ = [
     "per_group_accuracy",
     "probe_leakage",
 ]
+
+
+def __getattr__(name):
+    # FairnessMonitor subclasses keras.callbacks.Callback: import Keras only when it is asked for
+    if name == "FairnessMonitor":
+        from kerasfer.fairness.monitor import FairnessMonitor
+
+        return FairnessMonitor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,225 @@
+"""The HTML report of an `AuditResult`: one self-contained file (CSS inline, plots as embedded PNG)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from kerasfer.report import plots
+
+SIGNIFICANCE = 0.05
+METRIC_LABELS = {
+    "equalized_odds_difference": "Equalized-odds difference (max over classes, one-vs-rest)",
+    "demographic_parity_difference": "Demographic-parity difference (max over classes, one-vs-rest)",
+    "accuracy_difference": "Accuracy difference (best − worst group)",
+    "fairness_ratio": "Fairness ratio (worst / best group accuracy)",
+    "worst_group_accuracy": "Worst-group accuracy",
+    "mean_f1_difference": "Mean-F1 difference (best − worst group)",
+    "mean_auc_difference": "Mean-AUC difference (best − worst group)",
+    "worst_group_mean_f1": "Worst-group mean F1",
+    "worst_group_mean_auc": "Worst-group mean AUC",
+}
+# the direction in which a gap metric means "fair"; the report says which way is good
+_FAIR_WHEN = {"fairness_ratio": "1 is fair", "worst_group_accuracy": "higher is better",
+              "worst_group_mean_f1": "higher is better", "worst_group_mean_auc": "higher is better"}
+
+
+def render_report(result, title: str | None = None) -> str:
+    """The report of `result` as one HTML string.
+
+    Args:
+        result: an `AuditResult`.
+        title: page title; default names the model.
+
+    Returns:
+        The HTML text (UTF-8, no external resources).
+    """
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("kerasfer.report", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html").render(**report_context(result, title))
+
+
+def write_report(result, path, *, title: str | None = None) -> Path:
+    """Write `render_report(result, title)` to `path` atomically.
+
+    Args:
+        result: an `AuditResult`.
+        path: output ``.html`` file; its folder is created.
+        title: page title.
+
+    Returns:
+        The path written.
+    """
+    from kerasfer.utils.io import atomic_write_bytes
+
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"report path must end in .html; got {str(path)!r}.")
+    return atomic_write_bytes(path, render_report(result, title).encode("utf-8"))
+
+
+def notebook_html(result) -> str:
+    """A compact HTML view for Jupyter (`AuditResult._repr_html_`): summary, gaps and group tables."""
+    context = report_context(result, None, figures=False)
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(loader=PackageLoader("kerasfer.report", "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("notebook.html").render(**context)
+
+
+def report_context(result, title=None, *, figures: bool = True) -> dict:
+    """Everything the template shows, as plain strings, rows and base64 PNGs.
+
+    Args:
+        result: an `AuditResult`.
+        title: page title.
+        figures: draw the plots (False for the quick notebook view).
+
+    Returns:
+        The template context.
+    """
+    emotion = result.task == "emotion"
+    group_metrics = ("accuracy", "macro_f1") if emotion else ("mean_f1", "mean_auc")
+    overall = {k: v["value"] for k, v in result.overall.items() if isinstance(v, dict)}
+    settings = result.settings
+    base = settings.get("attributes") or list(dict.fromkeys(result.groups["attribute"]))
+    crossed = settings.get("intersections") or []
+    sections = {}
+    for attribute in list(base) + list(crossed):
+        sections[attribute] = _attribute_section(result, attribute, group_metrics, overall, emotion, figures)
+    model = settings.get("model", "model")
+    return {
+        "title": title or f"Fairness audit — {model}",
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "model": model,
+        "task": "emotion classifier" if emotion else "Action Unit (multi-label) model",
+        "settings": settings,
+        "level_pct": int(round(100 * settings.get("level", 0.95))),
+        "headline": _headline(result, group_metrics),
+        "summary_lines": result.summary().splitlines(),
+        "gap_rows": _gap_rows(result),
+        "group_metric_labels": [m.replace("_", " ") for m in group_metrics],
+        "base_sections": [sections[a] for a in base],
+        "cross_sections": [sections[a] for a in crossed],
+        "leakage_rows": _leakage_rows(result),
+        "projection_png": plots.figure_to_base64(plots.latent_projection(result.projection, base))
+        if figures and result.projection else None,
+        "heatmaps": _heatmap_figures(result) if figures else [],
+        "heatmap_target": settings.get("heatmap_target", ""),
+        "notes": result.notes,
+        "unknown": result.unknown,
+        "emotion": emotion,
+    }
+
+
+def _headline(result, group_metrics):
+    key = group_metrics[0]
+    fig = result.overall[key]
+    cards = [{"label": f"overall {key.replace('_', ' ')}", "value": _num(fig["value"]),
+              "detail": _ci(fig["ci_low"], fig["ci_high"]) + f" · n={result.overall['count']}"}]
+    worst = result.worst_groups()
+    gaps = result.gaps.set_index(["attribute", "metric"])
+    metric = "equalized_odds_difference" if result.task == "emotion" else "mean_f1_difference"
+    for attribute in result.settings.get("attributes", []):
+        if attribute not in worst.index:
+            continue
+        row = worst.loc[attribute]
+        detail = f"worst group {row['group']}: {_num(row[key])}"
+        if (attribute, metric) in gaps.index:
+            g = gaps.loc[(attribute, metric)]
+            detail += f" · {'EOD' if result.task == 'emotion' else 'F1 gap'} {_num(g['value'])} ({_p(g['p_value'])})"
+        cards.append({"label": attribute, "value": _num(row[key]), "detail": detail,
+                      "alert": _significant(gaps, attribute, metric)})
+    return cards
+
+
+def _gap_rows(result):
+    rows = []
+    for r in result.gaps.itertuples():
+        base = r.metric.split(" (")[0]
+        if "(" in r.metric:  # per-AU rows are in the AU tables
+            continue
+        significant = np.isfinite(r.p_value) and r.p_value < SIGNIFICANCE
+        rows.append({"attribute": r.attribute, "metric": METRIC_LABELS.get(base, base), "value": _num(r.value),
+                     "ci": _ci(r.ci_low, r.ci_high), "p": _p(r.p_value), "significant": significant,
+                     "verdict": _FAIR_WHEN.get(base) or ("real gap" if significant else
+                                                         "consistent with noise" if np.isfinite(r.p_value) else ""),
+                     "groups": r.groups_compared})
+    return rows
+
+
+def _attribute_section(result, attribute, group_metrics, overall, emotion, figures):
+    table = result.groups[result.groups["attribute"] == attribute]
+    rows = [{"group": r["group"], "count": int(r["count"]), "small": bool(r["small"]),
+             "values": [(_num(r[m]), _ci(r[f"{m}_low"], r[f"{m}_high"])) for m in group_metrics]}
+            for _, r in table.iterrows()]
+    per_class = result.per_class[result.per_class["attribute"] == attribute]
+    class_metrics = ("tpr", "fpr") if emotion else ("f1", "auc")
+    class_rows = [{"group": r["group"], "class": r["class"],
+                   "values": [(_num(r[m]), _ci(r[f"{m}_low"], r[f"{m}_high"])) for m in class_metrics]}
+                  for _, r in per_class.iterrows()]
+    images = []
+    if figures and len(table):
+        images.append(("per-group " + " and ".join(m.replace("_", " ") for m in group_metrics)
+                       + f" with {int(round(100 * result.settings.get('level', 0.95)))} % bootstrap CIs",
+                       plots.figure_to_base64(plots.group_bars(result.groups, attribute, group_metrics, overall))))
+        images.append((f"{class_metrics[0].upper()} per class and group",
+                       plots.figure_to_base64(plots.class_rates(result.per_class, attribute, class_metrics[0]))))
+        if emotion and result.confusion.get(attribute):
+            images.append(("confusion matrices per group (rows: truth, share of the true class)",
+                           plots.figure_to_base64(plots.confusion_grid(result.confusion[attribute],
+                                                                       result.label_names))))
+    return {"attribute": attribute, "anchor": "attr-" + "".join(c if c.isalnum() else "-" for c in attribute),
+            "rows": rows, "class_metric_labels": [m.upper() for m in class_metrics], "class_rows": class_rows,
+            "images": images, "unknown": result.unknown.get(attribute, 0)}
+
+
+def _leakage_rows(result):
+    if result.leakage is None:
+        return []
+    return [{"attribute": r["attribute"], "value": _num(r["balanced_accuracy"]), "ci": _ci(r["ci_low"], r["ci_high"]),
+             "chance": _num(r["chance"]), "above": _num(r["balanced_accuracy"] - r["chance"]),
+             "leaks": bool(r["ci_low"] > r["chance"]), "n": f"{r['n_train']} / {r['n_test']}"}
+            for r in result.leakage.to_dict("records")]
+
+
+def _heatmap_figures(result):
+    if not result.heatmaps:
+        return []
+    from kerasfer.explain import heatmap_grid
+
+    out = []
+    for attribute, maps in result.heatmaps.items():
+        means = heatmap_grid(maps["groups"], maps.get("faces"), title=f"{attribute}: mean Grad-CAM per group")
+        diffs = heatmap_grid(maps["differences"], None, title=f"{attribute}: group differences (red: first looks more)")
+        out.append({"attribute": attribute, "means": plots.figure_to_base64(means),
+                    "differences": plots.figure_to_base64(diffs)})
+    return out
+
+
+def _significant(gaps, attribute, metric):
+    if (attribute, metric) not in gaps.index:
+        return False
+    p = gaps.loc[(attribute, metric)]["p_value"]
+    return bool(np.isfinite(p) and p < SIGNIFICANCE)
+
+
+def _num(value, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _ci(low, high) -> str:
+    if low is None or not np.isfinite(low):
+        return ""
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def _p(p) -> str:
+    if p is None or not np.isfinite(p):
+        return "—"
+    return f"p = {p:.3f}" if p >= 0.001 else "p < 0.001"
