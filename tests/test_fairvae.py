@@ -16,7 +16,8 @@ TERMS = ("loss", "reconstruction", "kl", "adversary", "alignment", "classificati
 
 
 def tiny_vae(**kwargs):
-    return FairVAE(input_shape=(32, 32, 3), width=8, latent_dim=16, generator_width=8, **kwargs)
+    kwargs.setdefault("input_shape", (32, 32, 3))
+    return FairVAE(width=8, latent_dim=16, generator_width=8, **kwargs)
 
 
 def test_shared_model_checks(tiny_faces, tmp_path):
@@ -98,11 +99,23 @@ def test_adversary_lowers_latent_leakage_on_biased_data():
     "kwargs, match",
     [({"protected": {"height": 1}}, "height"), ({"protected": {"skin": 4}}, "skin"),
      ({"alignment": "pairwise"}, "alignment"), ({"lambda_adv": -1.0}, "lambda_adv"), ({"beta": -0.1}, "beta"),
-     ({"head": "valence"}, "head"), ({"training": "alternating"}, "training")],
+     ({"head": "valence"}, "head"), ({"training": "alternating"}, "training"),
+     ({"adversary_input": "logits"}, "adversary_input"), ({"reconstruction_scale": 3}, "reconstruction_scale"),
+     ({"reconstruction_scale": 4, "input_shape": (48, 48, 3)}, "reconstruction_scale")],
 )
 def test_bad_configuration_raises_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         tiny_vae(**kwargs)
+
+
+def test_coarse_reconstruction_and_mean_adversary_train(tiny_faces):
+    """reconstruction_scale=2 makes G draw a half-size face (cheaper step); the adversary may read z_mean."""
+    model = tiny_vae(reconstruction_scale=2, adversary_input="mean")
+    assert model.generator.output_shape == (None, 16, 16, 3)
+    model.compile(optimizer="adam")
+    history = model.fit(tiny_faces.dataset(32), epochs=1, verbose=0)
+    assert np.isfinite(history.history["reconstruction"][0])
+    assert FairVAE.from_config(model.get_config()).generator.output_shape == (None, 16, 16, 3)
 
 
 def test_batch_without_a_protected_attribute_is_an_error(tiny_faces):

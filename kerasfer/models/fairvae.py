@@ -33,6 +33,7 @@ from kerasfer.models.mmd import group_mmd
 ALIGNMENTS = ("marginal", "conditional", None)
 TRAINING_MODES = ("joint", "two_stage")
 HEADS = ("emotion", "au")
+ADVERSARY_INPUTS = ("sample", "mean")
 DEFAULT_PROTECTED = {name: len(groups) for name, groups in ATTRIBUTES.items()}
 
 
@@ -72,14 +73,19 @@ class FairVAE(keras.Model):
                  num_aus: int = len(ACTION_UNITS), training: str = "joint", latent_dim: int = 32, width: int = 32,
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
                  lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
-                 lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200, seed: int = 0,
-                 **kwargs):
+                 lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200,
+                 adversary_input: str = "sample", reconstruction_scale: int = 1, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         protected = dict(DEFAULT_PROTECTED if protected is None else protected)
         _validate(protected, alignment, head, training,
                   dict(lambda_rec=lambda_rec, beta=beta, lambda_adv=lambda_adv, lambda_align=lambda_align,
                        lambda_cls=lambda_cls, beta_warmup_steps=beta_warmup_steps,
                        adv_warmup_steps=adv_warmup_steps))
+        if adversary_input not in ADVERSARY_INPUTS:
+            raise ValueError(f"`adversary_input` must be one of {ADVERSARY_INPUTS}; got {adversary_input!r}.")
+        if reconstruction_scale not in (1, 2, 4) or any((s // reconstruction_scale) % 8 for s in input_shape[:2]):
+            raise ValueError(f"`reconstruction_scale` must be 1, 2 or 4 and leave image sides divisible by 8; "
+                             f"got {reconstruction_scale!r} for input_shape {tuple(input_shape)}.")
         self.image_shape, self.num_classes, self.protected = tuple(input_shape), int(num_classes), protected
         self.alignment, self.adversary_conditional, self.head_kind = alignment, bool(adversary_conditional), head
         self.num_aus, self.training_mode, self.seed = int(num_aus), training, int(seed)
@@ -88,10 +94,13 @@ class FairVAE(keras.Model):
         self.weights_config = dict(lambda_rec=float(lambda_rec), beta=float(beta), lambda_adv=float(lambda_adv),
                                    lambda_align=float(lambda_align), lambda_cls=float(lambda_cls))
         self.beta_warmup_steps, self.adv_warmup_steps = int(beta_warmup_steps), int(adv_warmup_steps)
+        self.adversary_input, self.reconstruction_scale = adversary_input, int(reconstruction_scale)
 
         self.encoder = build_encoder(self.image_shape, width=self.width, latent_dim=self.latent_dim, variational=True)
         self.sampling = Sampling(seed=self.seed, name="sampling")
-        self.generator = build_generator(self.latent_dim, sum(protected.values()), self.image_shape,
+        h, w, c = self.image_shape
+        target_shape = (h // self.reconstruction_scale, w // self.reconstruction_scale, c)
+        self.generator = build_generator(self.latent_dim, sum(protected.values()), target_shape,
                                          width=self.generator_width)
         if head == "au":
             self.head = build_au_head(self.latent_dim, self.num_aus, units=self.head_units, dropout=self.dropout)
@@ -196,7 +205,10 @@ class FairVAE(keras.Model):
         condition = tf.concat(codes, axis=-1) if codes else tf.zeros([size, 1])
 
         reconstruction = self.generator([z, condition], training=training)
-        rec = tf.reduce_mean(tf.square(images / 255.0 - reconstruction), axis=[1, 2, 3])
+        target = images / 255.0
+        if self.reconstruction_scale > 1:  # a coarser target: the generator's cost drops ~scale² (issue: ≤ 1.5× step)
+            target = tf.nn.avg_pool2d(target, self.reconstruction_scale, self.reconstruction_scale, "VALID")
+        rec = tf.reduce_mean(tf.square(target - reconstruction), axis=[1, 2, 3])
         kl = -0.5 * tf.reduce_mean(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1)
 
         probs = self.head(z, training=training)
@@ -208,7 +220,7 @@ class FairVAE(keras.Model):
             labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
 
         adv_losses, adv_hits, align = [], [], []
-        reversed_z = self.reversal(z)
+        reversed_z = self.reversal(z_mean if self.adversary_input == "mean" else z)
         for name, groups in self.protected.items():
             group = tf.cast(tf.reshape(attributes[name], [-1]), tf.int32)
             known_group = tf.cast(group >= 0, tf.float32)
@@ -281,6 +293,7 @@ class FairVAE(keras.Model):
             "head_units": self.head_units, "adversary_units": self.adversary_units, "dropout": self.dropout,
             **self.weights_config,
             "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,
+            "adversary_input": self.adversary_input, "reconstruction_scale": self.reconstruction_scale,
             "seed": self.seed,
         }
 
