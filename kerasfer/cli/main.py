@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo", "train", "export", "predict")
+COMMANDS = ("demo", "train", "export", "predict", "audit")
 
 
 class UsageError(Exception):

@@ -24,6 +24,11 @@ METRIC_LABELS = {
 # the direction in which a gap metric means "fair"; the report says which way is good
 _FAIR_WHEN = {"fairness_ratio": "1 is fair", "worst_group_accuracy": "higher is better",
               "worst_group_mean_f1": "higher is better", "worst_group_mean_auc": "higher is better"}
+_SHORT_LABELS = {"equalized_odds_difference": "Equalized odds diff.", "demographic_parity_difference": "Demographic parity diff.",
+                 "accuracy_difference": "Accuracy diff.", "fairness_ratio": "Fairness ratio",
+                 "worst_group_accuracy": "Worst-group accuracy", "mean_f1_difference": "Mean-F1 diff.",
+                 "mean_auc_difference": "Mean-AUC diff.", "worst_group_mean_f1": "Worst-group mean F1",
+                 "worst_group_mean_auc": "Worst-group mean AUC"}
 
 
 def render_report(result, title: str | None = None) -> str:
@@ -102,7 +107,8 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "level_pct": int(round(100 * settings.get("level", 0.95))),
         "headline": _headline(result, group_metrics),
         "summary_lines": result.summary().splitlines(),
-        "gap_rows": _gap_rows(result),
+        "gap_header": _gap_table(result)[0],
+        "gap_rows": _gap_table(result)[1],
         "group_metric_labels": [m.replace("_", " ") for m in group_metrics],
         "base_sections": [sections[a] for a in base],
         "cross_sections": [sections[a] for a in crossed],
@@ -138,19 +144,22 @@ def _headline(result, group_metrics):
     return cards
 
 
-def _gap_rows(result):
+def _gap_table(result):
+    """One row per attribute, one cell (value, CI, p) per gap metric."""
+    metrics = [m for m in dict.fromkeys(result.gaps["metric"]) if "(" not in m]  # per-AU rows: in the AU tables
     rows = []
-    for r in result.gaps.itertuples():
-        base = r.metric.split(" (")[0]
-        if "(" in r.metric:  # per-AU rows are in the AU tables
-            continue
-        significant = np.isfinite(r.p_value) and r.p_value < SIGNIFICANCE
-        rows.append({"attribute": r.attribute, "metric": METRIC_LABELS.get(base, base), "value": _num(r.value),
-                     "ci": _ci(r.ci_low, r.ci_high), "p": _p(r.p_value), "significant": significant,
-                     "verdict": _FAIR_WHEN.get(base) or ("real gap" if significant else
-                                                         "consistent with noise" if np.isfinite(r.p_value) else ""),
-                     "groups": r.groups_compared})
-    return rows
+    for attribute, frame in result.gaps.groupby("attribute", sort=False):
+        frame = frame.set_index("metric")
+        cells = []
+        for metric in metrics:
+            r = frame.loc[metric]
+            significant = bool(np.isfinite(r["p_value"]) and r["p_value"] < SIGNIFICANCE)
+            cells.append({"value": _num(r["value"]), "ci": _ci(r["ci_low"], r["ci_high"]),
+                          "p": _p(r["p_value"]) if np.isfinite(r["p_value"]) else "", "significant": significant})
+        rows.append({"attribute": attribute, "groups": int(frame["groups_compared"].iloc[0]), "cells": cells})
+    header = [{"label": _SHORT_LABELS.get(m, m), "title": METRIC_LABELS.get(m, m), "hint": _FAIR_WHEN.get(m, "0 is fair")}
+              for m in metrics]
+    return header, rows
 
 
 def _attribute_section(result, attribute, group_metrics, overall, emotion, figures):
@@ -170,7 +179,8 @@ def _attribute_section(result, attribute, group_metrics, overall, emotion, figur
                        plots.figure_to_base64(plots.group_bars(result.groups, attribute, group_metrics, overall))))
         images.append((f"{class_metrics[0].upper()} per class and group",
                        plots.figure_to_base64(plots.class_rates(result.per_class, attribute, class_metrics[0]))))
-        if emotion and result.confusion.get(attribute):
+        # confusion matrices for single attributes only: intersections would need up to G1·G2 panels
+        if emotion and result.confusion.get(attribute) and attribute in result.settings.get("attributes", []):
             images.append(("confusion matrices per group (rows: truth, share of the true class)",
                            plots.figure_to_base64(plots.confusion_grid(result.confusion[attribute],
                                                                        result.label_names))))

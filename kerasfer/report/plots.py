@@ -41,9 +41,9 @@ def group_bars(groups, attribute: str, metrics, overall=None):
         low = np.nan_to_num(value - table[f"{metric}_low"].to_numpy(float), nan=0.0)
         high = np.nan_to_num(table[f"{metric}_high"].to_numpy(float) - value, nan=0.0)
         ax.barh(y, value, color=colors, xerr=np.maximum([low, high], 0), capsize=3, ecolor="#333333")
-        for yi, v in zip(y, value):
+        for yi, v, up in zip(y, value, high):
             if np.isfinite(v):
-                ax.text(0.01, yi, f"{v:.3f}", va="center", ha="left", fontsize=8, color="white")
+                ax.text(min(v + up + 0.02, 0.9), yi, f"{v:.3f}", va="center", ha="left", fontsize=8)
         if overall and metric in overall and np.isfinite(overall[metric]):
             ax.axvline(overall[metric], color="#dd8452", linestyle="--", linewidth=1, label="all samples")
             ax.legend(loc="lower right", fontsize=7, frameon=False)

@@ -1,0 +1,92 @@
+"""`FairnessMonitor`: per-group validation accuracy and fairness gaps in every epoch's logs."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from kerasfer.fairness.confusion import gap_metrics, group_confusion, group_metrics
+from kerasfer.fairness.multilabel import au_group_metrics
+
+_LOGGED_GAPS = ("equalized_odds_difference", "demographic_parity_difference", "fairness_ratio",
+                "worst_group_accuracy")
+
+
+class FairnessMonitor(keras.callbacks.Callback):
+    """Log per-group accuracy and the fairness gaps on validation data at the end of every epoch.
+
+    The values go into the epoch's `logs`, so they appear in `History.history` and, when this
+    callback comes before `keras.callbacks.TensorBoard` in the callbacks list, in TensorBoard.
+    Keys (prefix ``val_`` by default): ``val_<attribute>_<group>_accuracy`` and
+    ``val_<attribute>_equalized_odds_difference``, ``..._demographic_parity_difference``,
+    ``..._fairness_ratio``, ``..._worst_group_accuracy`` (same definitions as `audit`, no CIs).
+    For Action Unit models: ``val_<attribute>_<group>_mean_f1`` and ``val_<attribute>_mean_f1_difference``.
+
+    Args:
+        data: validation `FaceData` (labels for emotion models, `aus` for AU models).
+        attributes: attributes to monitor; default all of `data`'s.
+        every: log every `every` epochs (other epochs log nothing new).
+        min_count: groups with fewer known samples are logged but left out of the gaps.
+        batch_size: images per forward pass.
+        prefix: prefix of every key.
+
+    Example:
+        >>> model.fit(train.dataset(64), epochs=10,  # doctest: +SKIP
+        ...           callbacks=[FairnessMonitor(val), keras.callbacks.TensorBoard("logs")])
+    """
+
+    def __init__(self, data, attributes=None, *, every: int = 1, min_count: int = 30, batch_size: int = 256,
+                 prefix: str = "val_"):
+        super().__init__()
+        self.attributes = list(attributes or data.attribute_names)
+        if not self.attributes:
+            raise ValueError("FairnessMonitor needs data with at least one protected attribute.")
+        for name in self.attributes:
+            data.check_attribute(name)
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be a positive integer; got {every!r}.")
+        self.data, self.every, self.min_count = data, every, int(min_count)
+        self.batch_size, self.prefix = int(batch_size), prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        from kerasfer.models.predict import predict_proba
+
+        probs = predict_proba(self.model, self.data, self.batch_size)
+        if probs.shape[1] == len(self.data.label_names) and getattr(self.model, "head_kind", "emotion") != "au":
+            logs.update(self._emotion_logs(probs.argmax(axis=1)))
+        elif self.data.aus is not None and probs.shape[1] == len(self.data.au_names):
+            logs.update(self._au_logs(probs))
+        else:
+            raise ValueError(f"FairnessMonitor: the model outputs {probs.shape[1]} values; expected "
+                             f"{len(self.data.label_names)} emotions or {len(self.data.au_names)} AUs with `data.aus`.")
+
+    def _emotion_logs(self, y_pred) -> dict:
+        out = {}
+        labels = self.data.labels
+        for name in self.attributes:
+            groups, names = self.data.attributes[name], self.data.group_names[name]
+            known = (groups >= 0) & (labels >= 0)
+            point = group_metrics(group_confusion(labels[known], y_pred[known], groups[known], len(names),
+                                                  len(self.data.label_names)))
+            for g, group in enumerate(names):
+                if point["count"][g]:
+                    out[f"{self.prefix}{name}_{group}_accuracy"] = float(point["accuracy"][g])
+            gaps = gap_metrics(point, point["count"] >= self.min_count)
+            out.update({f"{self.prefix}{name}_{key}": float(gaps[key]) for key in _LOGGED_GAPS})
+        return out
+
+    def _au_logs(self, probs) -> dict:
+        out = {}
+        for name in self.attributes:
+            groups, names = self.data.attributes[name], self.data.group_names[name]
+            known = groups >= 0
+            metrics = au_group_metrics(self.data.aus[known], probs[known], groups[known], len(names))
+            mean_f1 = np.nanmean(metrics["f1"][0], axis=-1)
+            kept = mean_f1[metrics["count"][0] >= self.min_count]
+            for g, group in enumerate(names):
+                if metrics["count"][0, g]:
+                    out[f"{self.prefix}{name}_{group}_mean_f1"] = float(mean_f1[g])
+            out[f"{self.prefix}{name}_mean_f1_difference"] = float(np.ptp(kept)) if len(kept) >= 2 else float("nan")
+        return out
