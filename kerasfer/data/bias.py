@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from kerasfer.constants import ATTRIBUTES, EMOTIONS
+from kerasfer.constants import ACTION_UNITS, ATTRIBUTES, EMOTIONS
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class BiasSpec:
             group gets a wrong label with probability `rate`; the wrong label is `toward` (an
             emotion name) or, with ``toward=None``, uniform over the other emotions. The drawn
             face and its Action Units keep the true expression.
+        au_noise: annotation bias of Action Unit labels — (attribute, group, rate, aus) tuples:
+            for a face of that group every *present* AU among `aus` (a tuple of names from
+            `kerasfer.ACTION_UNITS`, or None for all) is labelled absent with probability `rate`,
+            as when annotators miss subtle AUs on some faces. The drawn face keeps every AU.
 
     Example:
         >>> spec = BiasSpec(stereotype=0.5, stereotype_pairs=(("skin", "dark", "angry"),))
@@ -36,6 +40,7 @@ class BiasSpec:
     stereotype: float = 0.0
     stereotype_pairs: Sequence[tuple[str, str, str]] = ()
     label_noise: Sequence[tuple] = ()
+    au_noise: Sequence[tuple] = ()
 
     def __post_init__(self):
         for name, probs in self.proportions.items():
@@ -63,6 +68,15 @@ class BiasSpec:
             _check_probability("label_noise rate", rate)
             if toward is not None:
                 _emotion_index("label_noise", toward)
+        for item in self.au_noise:
+            if len(item) != 4:
+                raise ValueError(f"au_noise entries are (attribute, group, rate, aus); got {item!r}.")
+            attribute, group, rate, aus = item
+            _group_index("au_noise", attribute, group)
+            _check_probability("au_noise rate", rate)
+            unknown = [] if aus is None else [a for a in aus if a not in ACTION_UNITS]
+            if isinstance(aus, str) or unknown:
+                raise ValueError(f"au_noise: `aus` must be None or a tuple of names from {ACTION_UNITS}; got {aus!r}.")
 
     # ----------------------------------------------------------------------------- sampling
     def sample_attributes(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -107,6 +121,17 @@ class BiasSpec:
                 labels[flip] = (emotions[flip] + shift[flip]) % len(EMOTIONS)
         return labels
 
+    def annotate_aus(self, aus: np.ndarray, attributes, rng: np.random.Generator) -> np.ndarray:
+        """The AU labels an annotator gives: the true 0/1 AUs with group-dependent misses."""
+        labels = aus.copy()
+        for attribute, group, rate, names in self.au_noise:
+            member = attributes[attribute] == _group_index("", attribute, group)
+            columns = np.zeros(labels.shape[1], bool)
+            columns[[ACTION_UNITS.index(a) for a in names] if names is not None else slice(None)] = True
+            missed = member[:, None] & columns[None, :] & (rng.random(labels.shape) < rate)
+            labels[missed & (labels == 1)] = 0
+        return labels
+
 
 # ------------------------------------------------------------------------------------ helpers
 def _check_probability(name: str, value) -> None:
@@ -144,12 +169,25 @@ DEMO_BIAS = BiasSpec(
 )
 
 
+# The Action Unit study's biased training distribution (`kerasfer study au`): dark skin is rare and
+# annotators miss half of the AUs dark-skinned faces show, so an AU model learns to under-report
+# AUs on dark skin; the clean test set then shows it as a per-group recall/F1 gap.
+AU_SKIN_BIAS = BiasSpec(
+    proportions={"skin": (0.5, 0.35, 0.15)},
+    au_noise=(("skin", "dark", 0.5, None),),
+)
+
+# Names accepted for `bias=` and in ``--data synthfaces:NAME``.
+NAMED_BIASES = {"demo": DEMO_BIAS, "skin-bias": AU_SKIN_BIAS}
+
+
 def resolve_bias(bias) -> BiasSpec:
-    """`None` → clean and balanced, ``"demo"`` → `DEMO_BIAS`, a `BiasSpec` → itself."""
+    """`None` → clean and balanced, a name of `NAMED_BIASES` (``"demo"``, ``"skin-bias"``) → that
+    spec, a `BiasSpec` → itself."""
     if bias is None:
         return BiasSpec()
     if isinstance(bias, BiasSpec):
         return bias
-    if isinstance(bias, str) and bias == "demo":
-        return DEMO_BIAS
-    raise ValueError(f"`bias` must be None, 'demo' or a BiasSpec; got {bias!r}.")
+    if isinstance(bias, str) and bias in NAMED_BIASES:
+        return NAMED_BIASES[bias]
+    raise ValueError(f"`bias` must be None, one of {sorted(NAMED_BIASES)} or a BiasSpec; got {bias!r}.")

@@ -1,13 +1,15 @@
 """`--data` specs of the command line: a string naming a dataset → a `FaceData`.
 
-``synthfaces`` (clean, balanced) and ``synthfaces:demo`` (the demo's biased distribution) are
-built in; readers of real datasets register their prefix in `READERS`.
+``synthfaces`` (clean, balanced), ``synthfaces:demo`` (the demo's biased distribution) and
+``synthfaces:skin-bias`` (the AU study's skin-tone bias) are built in, biased in the train split
+only; readers of real datasets register their prefix in `READERS`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kerasfer.data.bias import NAMED_BIASES
 from kerasfer.data.synthfaces import make_synthfaces
 
 # Split → seed offset, so train and test SynthFaces never share faces.
@@ -22,7 +24,8 @@ def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, 
     """Load the dataset a `--data` string names.
 
     Args:
-        spec: ``synthfaces``, ``synthfaces:demo``, or ``PREFIX:PATH`` for a registered reader.
+        spec: ``synthfaces``, ``synthfaces:demo``, ``synthfaces:skin-bias``, or ``PREFIX:PATH`` for a
+            registered reader.
         split: ``train``, ``val`` or ``test``.
         n: number of faces for SynthFaces (ignored by readers of real data).
         seed: seed for SynthFaces.
@@ -36,9 +39,10 @@ def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, 
         raise ValueError(f"`split` must be one of {sorted(_SYNTH_SPLIT_SEED)}; got {split!r}.")
     name, _, rest = str(spec).partition(":")
     if name == "synthfaces":
-        if rest not in ("", "demo", "clean"):
-            raise ValueError(f"--data synthfaces takes ':demo' or ':clean'; got {spec!r}.")
-        bias = "demo" if rest == "demo" and split == "train" else None
+        if rest not in ("", "clean", *NAMED_BIASES):
+            names = ", ".join(f"':{name}'" for name in NAMED_BIASES)
+            raise ValueError(f"--data synthfaces takes {names} or ':clean'; got {spec!r}.")
+        bias = rest if rest in NAMED_BIASES and split == "train" else None
         return make_synthfaces(n, seed=seed + _SYNTH_SPLIT_SEED[split], image_size=image_size, channels=channels,
                                bias=bias)
     if name in READERS:

@@ -43,7 +43,8 @@ def make_synthfaces(n: int, *, seed: int = 0, image_size: int = 64, channels: in
 
     Returns:
         A `FaceData` with `images` (uint8 n×S×S×C), `labels` (annotated emotion, index into
-        `kerasfer.EMOTIONS`), `attributes` {"gender", "skin", "age"} and `aus` (n×13 of 0/1).
+        `kerasfer.EMOTIONS`), `attributes` {"gender", "skin", "age"} and `aus` (n×13 of 0/1,
+        as annotated: `BiasSpec.au_noise` may hide some present AUs).
 
     Example:
         >>> data = make_synthfaces(100, seed=1, bias="demo")
@@ -84,11 +85,13 @@ def make_synthfaces(n: int, *, seed: int = 0, image_size: int = 64, channels: in
             render(i)
     if channels == 1:
         images = _to_grey(images)
+    # Drawn after every other random choice, so AU noise leaves the faces and labels as they were.
+    aus = spec.annotate_aus((intensities > 0).astype(np.int8), attributes, rng)
     return FaceData(
         images=images,
         labels=labels,
         attributes=attributes,
-        aus=(intensities > 0).astype(np.int8),
+        aus=aus,
     )
 
 
