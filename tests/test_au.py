@@ -146,10 +146,15 @@ def test_skin_bias_spec_for_the_cli():
         load_data("synthfaces:nope")
 
 
-def test_fairvae_au_head_exports_and_tunes_thresholds(tiny_faces):
+def test_fairvae_au_head_exports_and_keeps_tuned_thresholds(tiny_faces, tmp_path):
     model = FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, head="au", width=8, latent_dim=8,
                     generator_width=8)
     functional = model.classifier_model()
     assert type(functional).__name__ == "Functional" and functional.output_shape == (None, len(ACTION_UNITS))
+    np.testing.assert_allclose(model.au_thresholds.numpy(), 0.5)
     thresholds = tune_thresholds(model, tiny_faces)
     assert thresholds.shape == (len(ACTION_UNITS),) and ((thresholds >= 0) & (thresholds <= 1)).all()
+    np.testing.assert_allclose(model.au_thresholds.numpy(), thresholds)
+    model.save(tmp_path / "vae.keras")
+    np.testing.assert_allclose(load_model(tmp_path / "vae.keras").au_thresholds.numpy(), thresholds)
+    assert not hasattr(FairVAE(input_shape=(32, 32, 3), width=8, latent_dim=8), "au_thresholds")

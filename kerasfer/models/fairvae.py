@@ -29,6 +29,7 @@ from kerasfer.models.heads import build_au_head, build_emotion_head
 from kerasfer.models.layers import GradientReversal, Sampling
 from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
 from kerasfer.models.mmd import group_mmd
+from kerasfer.models.thresholds import add_threshold_weight
 
 ALIGNMENTS = ("marginal", "conditional", None)
 TRAINING_MODES = ("joint", "two_stage")
@@ -116,6 +117,8 @@ class FairVAE(keras.Model):
         }
         # Step counter for the warm-ups: a variable, so it is saved and restored with the model.
         self.step_counter = self.add_weight(name="step_counter", shape=(), initializer="zeros", trainable=False)
+        if head == "au":  # per-AU decision thresholds, set by `kerasfer.models.tune_thresholds` and saved
+            self.au_thresholds = add_threshold_weight(self, self.num_aus)
         self.stage = "joint"  # "vae" or "classifier" during fit_two_stage
         names = ["loss", "reconstruction", "kl", "adversary", "alignment", "classification", "adversary_accuracy",
                  "accuracy" if head == "emotion" else "au_accuracy"]
