@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from kerasfer.constants import ACTION_UNITS, ATTRIBUTES, EMOTIONS, UNKNOWN
+from kerasfer.data.errors import SkipReport
 
 
 class FaceData:
@@ -28,6 +29,8 @@ class FaceData:
             `kerasfer.constants.ATTRIBUTES` for the known attributes, "0", "1", ... otherwise.
         label_names: names of the label indices, default `kerasfer.EMOTIONS`.
         au_names: names of the AU columns, default `kerasfer.ACTION_UNITS`.
+        skipped: the `kerasfer.data.SkipReport` of the reader that built this data (what it left
+            out under ``on_error="skip"``); an empty report by default. Kept by subsets.
 
     Example:
         >>> data = FaceData(images=np.zeros((2, 64, 64, 3), np.uint8), labels=[3, 6],
@@ -49,6 +52,7 @@ class FaceData:
         group_names: Mapping[str, Sequence[str]] | None = None,
         label_names: Sequence[str] = EMOTIONS,
         au_names: Sequence[str] = ACTION_UNITS,
+        skipped=None,
     ):
         self.images = _check_images(images) if images is not None else None
         self.paths = None if paths is None else np.asarray([str(p) for p in paths], dtype=object)
@@ -75,6 +79,7 @@ class FaceData:
         )
         self.attributes, self.group_names = _check_attributes(attributes or {}, group_names or {}, n)
         self.aus = None if aus is None else _check_aus(aus, n, len(self.au_names))
+        self.skipped = SkipReport() if skipped is None else skipped
 
     # ----------------------------------------------------------------------------------- basics
     def __len__(self) -> int:
@@ -113,6 +118,7 @@ class FaceData:
             group_names=self.group_names,
             label_names=self.label_names,
             au_names=self.au_names,
+            skipped=self.skipped,
         )
 
     def group_labels(self, attribute: str) -> np.ndarray:
@@ -147,6 +153,8 @@ class FaceData:
         repeat: bool = False,
         drop_remainder: bool = False,
         augment=None,
+        balance: str | None = None,
+        cache=False,
     ):
         """A `tf.data.Dataset` of batch dicts ``{"image", "label", "aus", "attributes": {...}}``.
 
@@ -160,6 +168,11 @@ class FaceData:
             drop_remainder: drop the last incomplete batch.
             augment: optional Keras layer (or callable) applied to the float image batch in
                 training, e.g. `kerasfer.data.default_augmentation()`.
+            balance: None, or draw samples uniformly over cells: ``"label"`` (class-balanced),
+                ``"group:ATTRIBUTE"`` (group-balanced) or ``"label+group:ATTRIBUTE"``; an epoch
+                is still `len(data)` samples (see `kerasfer.data.sampling`).
+            cache: cache decoded images of path-based data: True (in memory) or a file path
+                prefix (on disk); False re-decodes every epoch.
 
         Returns:
             The dataset; images are float32 raw pixels 0-255, labels and attributes int32, AUs
@@ -176,6 +189,8 @@ class FaceData:
             repeat=repeat,
             drop_remainder=drop_remainder,
             augment=augment,
+            balance=balance,
+            cache=cache,
         )
 
     def summary(self):

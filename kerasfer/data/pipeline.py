@@ -1,4 +1,10 @@
-"""The tf.data input pipeline: `FaceData` → batches of the documented dict."""
+"""The tf.data input pipeline: `FaceData` → batches of the documented dict.
+
+Order of the stages: (cache of decoded images) → shuffle or balanced sampling → repeat →
+parallel decode + resize (lazy data) → batch → float32 + augmentation → prefetch. Decoding is
+per element with ``num_parallel_calls=AUTOTUNE``; augmentation runs on whole batches, which is
+what makes Keras augmentation layers fast on a CPU.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ def make_dataset(
     repeat: bool = False,
     drop_remainder: bool = False,
     augment=None,
+    balance: str | None = None,
+    cache=False,
 ) -> tf.data.Dataset:
     """Batches ``{"image", "label", "aus", "attributes": {...}[, "sample_weight"]}`` of `data`.
 
@@ -28,6 +36,8 @@ def make_dataset(
     """
     if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    if not (cache is False or cache is True or isinstance(cache, str)):
+        raise ValueError(f"`cache` must be False, True (in memory) or a file path; got {cache!r}.")
     n = len(data)
     if n == 0:
         raise ValueError("Cannot make a dataset from an empty FaceData.")
@@ -46,17 +56,40 @@ def make_dataset(
         elements["sample_weight"] = sample_weight
     if data.images is not None:
         elements["image"] = data.images
+        decode = None
     else:
         elements["path"] = data.paths.astype(str)
-
-    ds = tf.data.Dataset.from_tensor_slices(elements)
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    if data.images is None:
         decode = _path_decoder(data.image_size, data.channels)
-        ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    def source(subset, subset_seed, *, endless, cache_name):
+        ds = tf.data.Dataset.from_tensor_slices(subset)
+        pending = decode
+        if cache is not False and pending is not None:  # cache decoded pixels, not file names
+            ds = ds.map(pending, num_parallel_calls=AUTOTUNE, deterministic=True).cache(cache_name)
+            pending = None
+        if shuffle or balance:
+            ds = ds.shuffle(len(subset["label"]), seed=subset_seed, reshuffle_each_iteration=True)
+        if endless:
+            ds = ds.repeat()
+        if pending is not None:
+            ds = ds.map(pending, num_parallel_calls=AUTOTUNE, deterministic=True)
+        return ds
+
+    base_cache = "" if cache is True else (cache or "")
+    if balance:
+        from kerasfer.data.sampling import balance_cells, balanced_dataset
+
+        cells = balance_cells(data, balance)
+        ds = balanced_dataset(
+            elements, cells,
+            lambda subset, s: source(subset, s, endless=True,
+                                     cache_name=f"{base_cache}.cell{s - seed}" if base_cache else ""),
+            seed=seed,
+        )
+        if not repeat:
+            ds = ds.take(n)  # one "epoch" = as many samples as the data holds
+    else:
+        ds = source(elements, seed, endless=repeat, cache_name=base_cache)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def to_float(batch):

@@ -10,13 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from kerasfer.data.bias import NAMED_BIASES
+from kerasfer.data.disfa import read_disfa
+from kerasfer.data.fairface import read_fairface
+from kerasfer.data.fer2013 import read_fer2013
+from kerasfer.data.manifest import read_affectnet, read_manifest
+from kerasfer.data.rafdb import read_rafdb
 from kerasfer.data.synthfaces import make_synthfaces
 
 # Split → seed offset, so train and test SynthFaces never share faces.
 _SYNTH_SPLIT_SEED = {"train": 0, "val": 1000, "test": 2000}
 
-# prefix → reader(path, split=..., image_size=..., channels=...) -> FaceData; real-dataset readers add here.
-READERS: dict = {}
+# prefix → reader(path, split=..., image_size=..., channels=...) -> FaceData. The readers' own
+# train/test partitions are used; a manifest without a split column gets a seeded stratified split.
+READERS: dict = {
+    "rafdb": read_rafdb,
+    "fer2013": read_fer2013,
+    "fairface": read_fairface,
+    "manifest": read_manifest,
+    "affectnet": read_affectnet,
+    "disfa": read_disfa,
+}
 
 
 def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, image_size: int = 64,

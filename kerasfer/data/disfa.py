@@ -1,0 +1,155 @@
+"""DISFA (Mavadati et al., 2013) per-frame Action Unit intensities, read as AU occurrence labels.
+
+Layout::
+
+    ActionUnit_Labels/SN001/SN001_au1.txt     rows "frame,intensity" (frame from 1, intensity 0..5)
+                       ...  SN001_au26.txt    one file per DISFA AU (1 2 4 5 6 9 12 15 17 20 25 26)
+    Images/SN001/00001.png                    frames you extracted from the videos; the frame
+                                              number is the last run of digits in the file name
+                                              (00001.png, frame_1.jpg, SN001_00001.jpg ...)
+
+An AU counts as **present when its intensity is >= 2** (FACS level B or more; the convention of
+most DISFA AU-detection papers, e.g. DRML and JAA-Net), absent below; set `threshold` to change
+it. Frames are split by *subject* (no subject in two splits).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from kerasfer.constants import ACTION_UNITS
+from kerasfer.data.errors import ErrorPolicy
+from kerasfer.data.facedata import FaceData
+from kerasfer.data.files import IMAGE_SUFFIXES, check_images
+
+DISFA_AUS = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU09", "AU12", "AU15", "AU17", "AU20", "AU25", "AU26")
+PRESENT_THRESHOLD = 2
+_DIGITS = re.compile(r"(\d+)(?!.*\d)")
+
+
+def read_disfa(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD, au_names=DISFA_AUS,
+               test_subjects=None, test_fraction: float = 0.25, seed: int = 0, image_size: int = 64,
+               channels: int = 3, images_dir: str = "Images", on_error: str = "raise",
+               verify_images: bool = True) -> FaceData:
+    """Read DISFA frames with AU occurrence labels (intensity >= `threshold` -> present).
+
+    Args:
+        root: the DISFA folder (``ActionUnit_Labels/`` and ``Images/``).
+        split: ``"train"``, ``"test"`` or ``"all"`` (subject-wise).
+        threshold: intensity (1..5) from which an AU counts as present.
+        au_names: the AU order of the result: `DISFA_AUS` (default) or e.g.
+            `kerasfer.ACTION_UNITS` (AUs DISFA lacks are -1 = unknown; AU17/AU25 are dropped).
+        test_subjects: subjects of the test split, e.g. ``("SN001", "SN002")``; default: a seeded
+            `test_fraction` of the subjects.
+        test_fraction: share of subjects in ``"test"`` when `test_subjects` is None.
+        seed: seed of the subject split.
+        image_size: side of the images the pipeline yields.
+        channels: 3 or 1.
+        images_dir: folder of the extracted frames under `root`.
+        on_error: ``"raise"`` or ``"skip"`` (see `kerasfer.data.errors`).
+        verify_images: decode every frame of the split once now.
+
+    Returns:
+        A lazily loaded `FaceData` with labels -1, `aus` (0/1/-1) in `au_names` order, no
+        attributes, and ``.skipped``.
+    """
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"`split` must be 'train', 'test' or 'all' (DISFA is split by subject); got {split!r}.")
+    if not (isinstance(threshold, int) and 1 <= threshold <= 5):
+        raise ValueError(f"`threshold` must be an intensity 1..5; got {threshold!r}.")
+    root = Path(root)
+    labels_root = root / "ActionUnit_Labels"
+    if not labels_root.is_dir():
+        raise FileNotFoundError(f"{root} is not a DISFA folder: {labels_root} does not exist.")
+    subjects = sorted(p.name for p in labels_root.iterdir() if p.is_dir())
+    if not subjects:
+        raise FileNotFoundError(f"no subject folders (SN001, ...) in {labels_root}.")
+    chosen = _subjects_of(split, subjects, test_subjects, test_fraction, seed)
+    au_names = tuple(au_names)
+    policy = ErrorPolicy(on_error, "DISFA")
+    paths, aus, lines, sources = [], [], [], []
+    for subject in chosen:
+        table = _read_subject(labels_root / subject, subject, threshold, policy)
+        if table is None:
+            continue
+        frames = _frame_files(root / images_dir / subject)
+        for frame, (present, line, source) in sorted(table.items()):
+            row = np.array([present.get(au, -1) for au in au_names], np.int8)
+            paths.append(frames.get(frame, root / images_dir / subject / f"{frame:05d}.png"))
+            aus.append(row)
+            lines.append(line)
+            sources.append(source)
+    if not paths:
+        policy.finish()
+        raise ValueError(f"{root}: no labelled frames for split {split!r}.")
+    ok = np.ones(len(paths), bool)
+    if verify_images:
+        ok = check_images(paths, lines, policy, sources=sources, channels=channels)
+    skipped = policy.finish()
+    if not ok.any():
+        raise ValueError(f"{root}: none of the frames of split {split!r} could be read.")
+    return FaceData(paths=[str(p) for p, good in zip(paths, ok) if good], image_size=(image_size, image_size),
+                    channels=channels, aus=np.stack(aus)[ok], au_names=au_names, skipped=skipped)
+
+
+def _subjects_of(split, subjects, test_subjects, test_fraction, seed):
+    if test_subjects is None:
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"`test_fraction` must be between 0 and 1; got {test_fraction!r}.")
+        count = max(1, int(round(test_fraction * len(subjects))))
+        test_subjects = np.random.default_rng(seed).permutation(subjects)[:count].tolist()
+    unknown = sorted(set(test_subjects) - set(subjects))
+    if unknown:
+        raise ValueError(f"`test_subjects` {unknown} are not in this DISFA folder; it has {subjects}.")
+    if split == "all":
+        return subjects
+    return [s for s in subjects if (s in test_subjects) == (split == "test")]
+
+
+def _read_subject(folder: Path, subject: str, threshold: int, policy: ErrorPolicy):
+    """{frame: ({AU: 0/1}, line, file)} for the frames every AU file of `subject` labels."""
+    table = {}
+    for au in DISFA_AUS:
+        file = folder / f"{subject}_au{int(au[2:])}.txt"
+        if not file.is_file():
+            policy.fail(file, 0, "missing label file", f"no {au} intensities for {subject}; subject left out")
+            return None
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            policy.fail(file, 0, "malformed label file", "not a text file; subject left out")
+            return None
+        for line, row in enumerate(text.splitlines(), start=1):
+            fields = [f.strip() for f in row.replace("\t", ",").split(",")]
+            if fields == [""]:
+                continue
+            if (len(fields) != 2 or not all(f.isascii() and f.isdigit() for f in fields)
+                    or int(fields[1]) > 5 or int(fields[0]) < 1):
+                policy.fail(file, line, "malformed row", f"expected 'frame,intensity' with intensity 0..5; got {row!r}")
+                continue
+            frame = int(fields[0])
+            present, _, _ = table.setdefault(frame, ({}, line, str(file)))
+            present[au] = int(int(fields[1]) >= threshold)
+    complete = {f: v for f, v in table.items() if len(v[0]) == len(DISFA_AUS)}
+    for frame in sorted(set(table) - set(complete)):
+        _, line, file = table[frame]
+        policy.fail(file, line, "incomplete labels", f"frame {frame} of {subject} lacks some AU intensities")
+    return complete
+
+
+def _frame_files(folder: Path) -> dict:
+    if not folder.is_dir():
+        return {}
+    frames = {}
+    for file in folder.iterdir():
+        match = _DIGITS.search(file.stem)
+        if match and file.suffix.lower() in IMAGE_SUFFIXES:
+            frames[int(match.group(1))] = file
+    return frames
+
+
+# Kept for users who train kerasfer's AU head: DISFA AUs that kerasfer.ACTION_UNITS also has.
+SHARED_WITH_KERASFER = tuple(au for au in DISFA_AUS if au in ACTION_UNITS)
