@@ -31,53 +31,143 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
                 learning_rate: float = 3e-3, seed: int = 0, reweight_attribute: str = "skin", verbose=1,
-                **model_kwargs):
+                strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
+                validation_data=None, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
+
+    With `out`, training backs itself up into ``out/backup`` (`kerasfer.callbacks.BackupAndResume`)
+    and the same call after a crash — even a SIGKILL mid-epoch — resumes from the last backup: the
+    data continue at the same batch (`kerasfer.epochs.epoch_stream`), so with `deterministic` the
+    final weights equal an uninterrupted run's. The backup is removed once ``model.keras`` is written.
 
     Args:
         name: one of `MODELS`.
         train_data: a `FaceData` with labels.
         test_data: optional `FaceData` for the per-group summary.
-        out: folder for ``model.keras`` and ``metrics.json`` (None: save nothing).
+        out: folder for ``model.keras``, ``metrics.json`` and the backups (None: save nothing, no resume).
         epochs: training epochs.
-        batch_size: batch size.
+        batch_size: global batch size (split over the replicas of `strategy`).
         learning_rate: peak learning rate (cosine decay to 0).
-        seed: seed of initialisation and shuffling.
+        seed: seed of initialisation, sampling noise and the per-epoch shuffles.
         reweight_attribute: the attribute balanced by the ``"reweighted"`` baseline.
-        verbose: Keras verbosity (1 = progress bar).
+        verbose: Keras verbosity (1 = progress bar; only the chief worker shows one).
+        strategy: ``"none"``, ``"mirrored"``, ``"multiworker"`` (``TF_CONFIG``) or a
+            `tf.distribute.Strategy` (see `kerasfer.distribute.make_strategy`). Under
+            multi-worker training a custom loop (`kerasfer.training_loop.fit_loop`) replaces `fit`.
+        deterministic: also enable TensorFlow op determinism (process-wide) for bit-reproducible runs.
+        backup_freq: ``"epoch"`` or a number of batches between backups (with `out`).
+        callbacks: extra Keras callbacks.
+        validation_data: optional `FaceData` evaluated at each epoch end (``val_*`` logs).
         **model_kwargs: passed to `build_model`.
 
     Returns:
         ``(model, metrics)`` — metrics as in `kerasfer.fairness.accuracy_summary` plus the
-        final training logs.
-    """
-    import keras
+        final training logs, the strategy's replica count and the resume point.
 
+    Raises:
+        ValueError: bad arguments.
+        kerasfer.callbacks.NonFiniteLossError: a loss term became NaN/Inf (the message names it).
+    """
+    import shutil
+    import time
+
+    import keras
+    import tensorflow as tf
+
+    from kerasfer.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN
     from kerasfer.data import balanced_weights
+    from kerasfer.distribute import is_chief, make_strategy, uses_fit, worker_info
+    from kerasfer.epochs import epoch_stream, steps_per_epoch
     from kerasfer.fairness import accuracy_summary
     from kerasfer.models.predict import predict_proba
+    from kerasfer.training_loop import fit_loop
     from kerasfer.utils.io import write_json
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; use one of {MODELS}.")
     if not isinstance(epochs, int) or epochs <= 0:
         raise ValueError(f"`epochs` must be a positive integer; got {epochs!r}.")
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
+    chief, with_fit = is_chief(strategy), uses_fit(strategy)
     keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     if name == "fairvae" and "protected" not in model_kwargs:
         model_kwargs["protected"] = {a: len(g) for a, g in train_data.group_names.items()}
-    model = build_model(name, train_data.image_shape, **model_kwargs)
-    steps = epochs * -(-len(train_data) // batch_size)
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)))
+    # The custom loop drops each epoch's last incomplete batch: a replica must never get an empty one.
+    drop_remainder = not with_fit
+    per_epoch = steps_per_epoch(len(train_data), batch_size, drop_remainder)
+    if per_epoch == 0:
+        raise ValueError(f"`batch_size` {batch_size} is larger than the {len(train_data)} training samples.")
+    with strategy.scope():
+        model = build_model(name, train_data.image_shape, **model_kwargs)
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * per_epoch)
+        model.compile(optimizer=keras.optimizers.Adam(schedule))
+        model.optimizer.build(model.trainable_variables)
+
+    nan_guard = TerminateOnNaN()
+    all_callbacks = [nan_guard, *callbacks]
+    start_step, backup = 0, None
+    if out is not None:
+        out = Path(out)
+        task_type, task_id, _ = worker_info()
+        backup_dir = out / ("backup" if chief else f"backup-{task_type}{task_id}")  # one folder per worker
+        backup = BackupAndResume(backup_dir, steps_per_epoch=per_epoch, save_freq=backup_freq,
+                                 double_checkpoint=True, delete_checkpoint=False)
+        started = time.perf_counter()
+        start_step = backup.restore(model)
+        all_callbacks.append(backup)
+        if start_step and verbose and chief:
+            epoch, batch = divmod(start_step, per_epoch)
+            print(f"resuming from {backup_dir} at epoch {epoch + 1}, batch {batch} (step {start_step}); "
+                  f"restored in {time.perf_counter() - started:.2f} s")
+
     weights = balanced_weights(train_data, reweight_attribute) if name == "reweighted" else None
-    history = model.fit(train_data.dataset(batch_size, seed=seed, sample_weight=weights), epochs=epochs,
-                        verbose=verbose)
-    metrics = {"model": name, "train": {k: float(v[-1]) for k, v in history.history.items()}}
+
+    def stream(start, stop_epoch=None):
+        return epoch_stream(train_data, batch_size, epochs=epochs, seed=seed, start_step=start, stop_epoch=stop_epoch,
+                            sample_weight=weights, drop_remainder=drop_remainder)
+
+    validation = None
+    if validation_data is not None:
+        validation = validation_data.dataset(batch_size, shuffle=False, drop_remainder=drop_remainder)
+    first_epoch, first_batch = divmod(start_step, per_epoch)
+    logs = {}
+    if start_step < epochs * per_epoch:
+        if not with_fit:
+            history = fit_loop(model, stream(start_step), steps_per_epoch=per_epoch, epochs=epochs,
+                               initial_step=start_step, callbacks=all_callbacks, validation_data=validation,
+                               verbose=verbose if chief else 0, strategy=strategy)
+            logs = history.history
+        else:
+            fits = []
+            if first_batch:  # finish the interrupted epoch first: `fit` epochs have a fixed length
+                fits.append(dict(x=stream(start_step, stop_epoch=first_epoch + 1), steps_per_epoch=per_epoch - first_batch,
+                                 initial_epoch=first_epoch, epochs=first_epoch + 1))
+                first_epoch += 1
+            if first_epoch < epochs:
+                fits.append(dict(x=stream(first_epoch * per_epoch), steps_per_epoch=per_epoch,
+                                 initial_epoch=first_epoch, epochs=epochs))
+            for kwargs in fits:
+                history = model.fit(**kwargs, callbacks=all_callbacks, validation_data=validation, verbose=verbose)
+                for key, values in history.history.items():
+                    logs.setdefault(key, []).extend(values)
+                if model.stop_training:
+                    break
+    if nan_guard.report is not None:
+        raise NonFiniteLossError(f"{name}: {nan_guard.message()}; the last finite backup (if any) is in "
+                                 f"{backup.backup_dir if backup else 'nowhere (no `out`)'}")
+    metrics = {"model": name, "train": {k: float(v[-1]) for k, v in logs.items() if v},
+               "replicas": int(strategy.num_replicas_in_sync), "resumed_from_step": start_step}
     if test_data is not None:
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        model.save(out / "model.keras")
-        write_json(out / "metrics.json", metrics)
+        if chief:
+            out.mkdir(parents=True, exist_ok=True)
+            model.save(out / "model.keras")
+            write_json(out / "metrics.json", metrics)
+        shutil.rmtree(backup.backup_dir, ignore_errors=True)
     return model, metrics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 def register(subparsers):
     """Add the `train` command's flags."""
@@ -16,18 +18,38 @@ def register(subparsers):
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--strategy", choices=("none", "mirrored", "multiworker"), default="none",
+                   help="tf.distribute strategy: none, mirrored (every local GPU) or multiworker (several "
+                        "machines; each process reads its role from TF_CONFIG) (default: %(default)s)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="enable TensorFlow op determinism: a resumed run ends with the same weights")
+    p.add_argument("--backup-freq", type=_backup_freq, default="epoch", metavar="epoch|N",
+                   help="back up into OUT/backup every epoch or every N batches; rerunning the same "
+                        "command after a crash resumes from there (default: %(default)s)")
     return p
+
+
+def _backup_freq(value: str):
+    if value == "epoch":
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"must be 'epoch' or a positive number of batches; got {value!r}")
 
 
 def run(args) -> int:
     """Train with the parsed flags and print the per-group summary."""
     from kerasfer.data.specs import load_data
+    from kerasfer.distribute import is_chief, make_strategy
     from kerasfer.training import train_model
 
+    strategy = make_strategy(args.strategy)  # before any other TensorFlow work (multi-worker collectives)
     train = load_data(args.data, split="train", n=args.n_train, seed=args.seed, image_size=args.image_size)
     test = load_data(args.data, split="test", n=args.n_test, seed=args.seed, image_size=args.image_size)
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                             learning_rate=args.learning_rate, seed=args.seed)
-    print(f"test accuracy {metrics['accuracy']:.3f}; worst group {metrics['worst_group']} "
-          f"{metrics['worst_group_accuracy']:.3f}; wrote {args.out}/model.keras and metrics.json")
+                             learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
+                             deterministic=args.deterministic, backup_freq=args.backup_freq)
+    if is_chief(strategy):  # the other workers of a multi-worker run write nothing
+        print(f"test accuracy {metrics['accuracy']:.3f}; worst group {metrics['worst_group']} "
+              f"{metrics['worst_group_accuracy']:.3f}; wrote {args.out}/model.keras and metrics.json")
     return 0

@@ -1,0 +1,73 @@
+"""A training run's batches as one deterministic stream that can start at any step.
+
+Resuming mid-epoch needs the interrupted epoch's batches in the *same order* as the first run
+saw them. `FaceData.dataset(shuffle=True)` reshuffles every time it is iterated, so its k-th
+epoch depends on how many epochs this process already ran; here every epoch is shuffled with
+its own seed ``(seed, epoch)`` instead, and the stream simply skips the steps already done.
+"""
+
+from __future__ import annotations
+
+import functools
+
+#: Epoch e is shuffled with seed ``seed * EPOCH_SEED_STRIDE + e``.
+EPOCH_SEED_STRIDE = 100_003
+
+
+def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = False) -> int:
+    """Batches in one epoch of `num_samples` samples."""
+    return num_samples // batch_size if drop_remainder else -(-num_samples // batch_size)
+
+
+def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_step: int = 0, stop_epoch=None,
+                 sample_weight=None, drop_remainder: bool = False):
+    """Batches of epochs ``0..epochs-1`` in one dataset, starting after `start_step` batches.
+
+    Every epoch is a permutation of `data` that depends only on `seed` and the epoch index, so a
+    run restarted at step k sees exactly the batches an uninterrupted run saw from step k on.
+
+    Args:
+        data: a `FaceData`.
+        batch_size: samples per batch.
+        epochs: epochs in the whole run.
+        seed: shuffle seed of the run.
+        start_step: batches of the run already trained (skipped here).
+        stop_epoch: end the stream after this epoch's last batch (default: `epochs`).
+        sample_weight: optional (N,) per-sample loss weights (added as ``"sample_weight"``).
+        drop_remainder: drop each epoch's last incomplete batch.
+
+    Returns:
+        A `tf.data.Dataset` of the batch dicts of `FaceData.dataset`.
+
+    Example:
+        >>> ds = epoch_stream(make_synthfaces(100), 32, epochs=3, start_step=5)  # doctest: +SKIP
+        >>> sum(1 for _ in ds)   # 3 epochs × 4 batches − 5 done
+        7
+    """
+    import tensorflow as tf
+
+    per_epoch = steps_per_epoch(len(data), batch_size, drop_remainder)
+    if not isinstance(start_step, int) or not 0 <= start_step <= epochs * per_epoch:
+        raise ValueError(f"`start_step` must be an integer in 0..{epochs * per_epoch}; got {start_step!r}.")
+    stop_epoch = epochs if stop_epoch is None else stop_epoch
+    first_epoch, skip = divmod(start_step, per_epoch)
+    # The samples in their stored order, uint8 again so the shuffle buffer costs what FaceData's does.
+    samples = data.dataset(min(256, len(data)), shuffle=False, sample_weight=sample_weight).unbatch()
+    samples = samples.map(lambda s: {**s, "image": tf.cast(s["image"], tf.uint8)})
+
+    def one_epoch(epoch: int):
+        shuffled = samples.shuffle(len(data), seed=seed * EPOCH_SEED_STRIDE + epoch, reshuffle_each_iteration=False)
+        return shuffled.batch(batch_size, drop_remainder=drop_remainder)
+
+    # Python-int seeds per epoch (a tensor seed inside `flat_map` breaks under op determinism);
+    # every epoch reads the same `samples`, so the images are held once.
+    epochs_left = [one_epoch(e) for e in range(first_epoch, max(stop_epoch, first_epoch + 1))]
+    stream = functools.reduce(lambda a, b: a.concatenate(b), epochs_left).skip(skip)
+    if first_epoch >= stop_epoch:
+        stream = stream.take(0)
+    stream = stream.map(lambda batch: {**batch, "image": tf.cast(batch["image"], tf.float32)})
+    options = tf.data.Options()
+    options.deterministic = True
+    # Each worker of a multi-worker run reads every batch and keeps its share of the samples.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return stream.prefetch(tf.data.AUTOTUNE).with_options(options)
