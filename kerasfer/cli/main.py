@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo", "train", "export", "predict", "audit")
+COMMANDS = ("demo", "train", "export", "predict", "audit", "study")
 
 
 class UsageError(Exception):
