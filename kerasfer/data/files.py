@@ -14,10 +14,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
 def read_csv_rows(path, policy: ErrorPolicy, required=(), delimiter: str = ","):
-    """Rows of a CSV file with a header, each with its 1-based line number.
+    """Rows of a CSV file with a header, each with its 1-based line number, read lazily.
 
     Header names are stripped of spaces (Kaggle's FER2013 file writes ``" Usage"``). A row with the
-    wrong number of fields goes to `policy` ("malformed row"); blank lines are ignored.
+    wrong number of fields goes to `policy` ("malformed row") when the reader reaches it, so
+    errors come in line order; blank lines are ignored.
 
     Args:
         path: the CSV file.
@@ -26,42 +27,63 @@ def read_csv_rows(path, policy: ErrorPolicy, required=(), delimiter: str = ","):
         delimiter: field separator.
 
     Returns:
-        ``(columns, rows)``: the header names and a list of ``(line, {column: text})``.
+        ``(columns, rows)``: the header names (checked now) and an iterator of
+        ``(line, {column: text})``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such CSV file: {path}")
-    rows = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = next(reader, None)
-            if not header or not any(h.strip() for h in header):
-                raise DataError(path, 1, "empty file or empty header; expected a CSV header line")
-            columns = [h.strip() for h in header]
-            missing = [c for c in required if c not in columns]
-            if missing:
-                raise DataError(path, 1, f"missing column(s) {missing}; the header has {columns}")
-            if len(set(columns)) != len(columns):
-                raise DataError(path, 1, f"duplicate column names in the header {columns}")
-            while True:
-                try:
-                    fields = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as err:  # e.g. NUL bytes, unterminated quote at end of file
-                    policy.fail(path, reader.line_num, "malformed row", str(err))
-                    continue
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    continue
-                if len(fields) != len(columns):
-                    policy.fail(path, reader.line_num, "malformed row",
-                                f"expected {len(columns)} fields ({', '.join(columns)}), got {len(fields)}")
-                    continue
-                rows.append((reader.line_num, dict(zip(columns, (v.strip() for v in fields)))))
-    except UnicodeDecodeError as err:
-        raise DataError(path, 0, f"not a UTF-8 text file ({err.reason} at byte {err.start})") from None
-    return columns, rows
+    with _opened(path) as f:
+        header = next(csv.reader(f, delimiter=delimiter), None)
+    if not header or not any(h.strip() for h in header):
+        raise DataError(path, 1, "empty file or empty header; expected a CSV header line")
+    columns = [h.strip() for h in header]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise DataError(path, 1, f"missing column(s) {missing}; the header has {columns}")
+    if len(set(columns)) != len(columns):
+        raise DataError(path, 1, f"duplicate column names in the header {columns}")
+    return columns, _rows(path, policy, columns, delimiter)
+
+
+def _rows(path, policy, columns, delimiter):
+    with _opened(path) as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        next(reader)
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:  # e.g. NUL bytes, unterminated quote at end of file
+                policy.fail(path, reader.line_num, "malformed row", str(err))
+                continue
+            except UnicodeDecodeError as err:
+                raise DataError(path, reader.line_num + 1, f"not UTF-8 text ({err.reason})") from None
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if len(fields) != len(columns):
+                policy.fail(path, reader.line_num, "malformed row",
+                            f"expected {len(columns)} fields ({', '.join(columns)}), got {len(fields)}")
+                continue
+            yield reader.line_num, dict(zip(columns, (v.strip() for v in fields)))
+
+
+class _opened:
+    """`open` for UTF-8 CSV text (BOM dropped) whose decoding errors name the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        self.file = open(self.path, newline="", encoding="utf-8-sig")
+        return self.file
+
+    def __exit__(self, kind, error, traceback):
+        self.file.close()
+        if isinstance(error, UnicodeDecodeError):
+            raise DataError(self.path, 0, f"not a UTF-8 text file ({error.reason} at byte {error.start})") from None
+        return False
 
 
 def check_images(paths, lines, policy: ErrorPolicy, *, sources=None, channels: int = 3) -> np.ndarray:

@@ -10,9 +10,11 @@ Manifest columns (a header line is required; only the image path is mandatory):
 - ``AU01``, ``AU2``, ``au12``...: Action Unit occurrence 0/1 (empty or -1 = unknown).
 - ``split``: ``train`` / ``val`` / ``test`` (also ``training``, ``validation``, ``valid``, ``dev``,
   ``testing``). Without it, a seeded split stratified by label × first attribute is made.
-- any other column: a protected attribute. Values are group names (for ``gender``, ``skin``,
-  ``age`` the names of `kerasfer.ATTRIBUTES`, or their indices); other columns get their sorted
-  distinct values as groups. Empty, ``unknown``, ``-1``, ``nan`` = unknown.
+- any other column: a protected attribute. For ``gender``, ``skin``, ``age`` the values are the
+  group names of `kerasfer.ATTRIBUTES` or their indices (a value outside them is an error) —
+  unless most of the column uses other values (e.g. age bins ``20-29``), which then become the
+  groups. Other columns get their sorted distinct values (lower case) as groups, or ``"0".."k"``
+  for integer codes. Empty, ``unknown``, ``-1``, ``nan`` = unknown.
 
 AffectNet (``read_affectnet``): the official ``training.csv`` / ``validation.csv`` with
 ``subDirectory_filePath`` and ``expression`` (0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear,
@@ -87,6 +89,7 @@ def read_manifest(path, split: str = "train", *, root=None, image_size: int = 64
     path = Path(path)
     policy = ErrorPolicy(on_error, f"manifest {path.name}")
     columns, rows = read_csv_rows(path, policy)
+    rows = list(rows)  # two passes: group names come from the whole file
     path_col = next((c for c in PATH_COLUMNS if c in columns), None)
     if path_col is None:
         raise DataError(path, 1, f"no image path column: the header needs one of {list(PATH_COLUMNS)}; got {columns}")
@@ -181,8 +184,11 @@ def _au_names(found):
 def _groups(attribute, values):
     known = [v.lower() for v in values if v.lower() not in UNKNOWN_VALUES]
     if attribute in ATTRIBUTES:
+        # A known attribute in kerasfer's vocabulary (typos are then errors), unless the column
+        # mostly uses its own (e.g. age bins "20-29"): then its values become the groups.
         names = ATTRIBUTES[attribute]
-        if all(v in names or (v.isascii() and v.isdigit() and int(v) < len(names)) for v in known):
+        fits = sum(v in names or (v.isascii() and v.isdigit() and int(v) < len(names)) for v in known)
+        if 2 * fits >= len(known):
             return names
     if known and all(v.isascii() and v.isdigit() for v in known):
         return tuple(str(i) for i in range(max(int(v) for v in known) + 1))
