@@ -70,6 +70,9 @@ def test_detect_faces_finds_the_astronaut_pasted_into_a_scene():
     assert len(boxes) == 1
     assert iou(boxes[0], known) > 0.5
     assert detect_faces(np.full((240, 320, 3), 90, np.uint8)).shape == (0, 4)
+    big = cv2.resize(scene, (2560, 1920), interpolation=cv2.INTER_CUBIC)  # searched at 1280 px, boxes mapped back
+    (big_box,) = detect_faces(big)
+    assert iou(big_box, [4 * v for v in known]) > 0.5
     with pytest.raises(ValueError, match="min_face"):
         detect_faces(scene, min_face=2)
     with pytest.raises(ValueError, match="uint8"):
