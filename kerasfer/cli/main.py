@@ -14,7 +14,7 @@ import sys
 
 import yaml
 
-COMMANDS = ("demo", "train", "export", "predict", "audit", "study")
+COMMANDS = ("demo", "train", "audit", "export", "predict", "study")  # the order of `kerasfer --help`
 
 
 class UsageError(Exception):
