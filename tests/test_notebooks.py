@@ -20,7 +20,7 @@ KERNEL = "kerasfer-test"
 
 # Overrides per notebook: sized to run in well under a minute each on 2 CPU cores.
 SMALL = {
-    "01_quickstart.ipynb": dict(N_TRAIN=280, N_TEST=140, EPOCHS=1, IMAGE_SIZE=32, N_BOOT=20, HEATMAPS=False),
+    "01_quickstart.ipynb": dict(N_TRAIN=280, N_TEST=140, EPOCHS=1, IMAGE_SIZE=32, N_BOOT=20, HEATMAPS=True),
     "02_real_datasets.ipynb": dict(EPOCHS=1, IMAGE_SIZE=32, N_BOOT=20, HEATMAPS=False, MIN_COUNT=5,
                                    MINI_TRAIN=84, MINI_TEST=42),
 }
