@@ -62,7 +62,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
     Returns:
         ``(model, metrics)`` — metrics as in `kerasfer.fairness.accuracy_summary` plus the
-        final training logs, the strategy's replica count and the resume point.
+        final training logs, ``replicas`` and ``start`` (the step resumed from, seconds to restore
+        the backup and to finish the first batch of this call).
 
     Raises:
         ValueError: bad arguments.
@@ -70,6 +71,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     """
     import shutil
     import time
+
+    called = time.time()
 
     import keras
     import tensorflow as tf
@@ -108,8 +111,10 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         model.optimizer.build(model.trainable_variables)
 
     nan_guard = TerminateOnNaN()
-    all_callbacks = [nan_guard, *callbacks]
-    start_step, backup = 0, None
+    first_step = {}  # when the first batch of this call finished: the cost of (re)starting
+    timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: first_step.setdefault("at", time.time()))
+    all_callbacks = [nan_guard, timer, *callbacks]
+    start_step, backup, restore_seconds = 0, None, 0.0
     if out is not None:
         out = Path(out)
         task_type, task_id, _ = worker_info()
@@ -118,11 +123,12 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                                  double_checkpoint=True, delete_checkpoint=False)
         started = time.perf_counter()
         start_step = backup.restore(model)
+        restore_seconds = time.perf_counter() - started
         all_callbacks.append(backup)
         if start_step and verbose and chief:
             epoch, batch = divmod(start_step, per_epoch)
             print(f"resuming from {backup_dir} at epoch {epoch + 1}, batch {batch} (step {start_step}); "
-                  f"restored in {time.perf_counter() - started:.2f} s")
+                  f"restored in {restore_seconds:.2f} s")
 
     weights = balanced_weights(train_data, reweight_attribute) if name == "reweighted" else None
 
@@ -160,7 +166,10 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         raise NonFiniteLossError(f"{name}: {nan_guard.message()}; the last finite backup (if any) is in "
                                  f"{backup.backup_dir if backup else 'nowhere (no `out`)'}")
     metrics = {"model": name, "train": {k: float(v[-1]) for k, v in logs.items() if v},
-               "replicas": int(strategy.num_replicas_in_sync), "resumed_from_step": start_step}
+               "replicas": int(strategy.num_replicas_in_sync),
+               "start": {"resumed_from_step": start_step, "restore_seconds": round(restore_seconds, 3),
+                         "first_step_seconds": round(first_step["at"] - called, 3) if first_step else None,
+                         "first_step_unix_time": first_step.get("at")}}
     if test_data is not None:
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
