@@ -217,3 +217,18 @@ def test_audit_of_a_plain_keras_model_skips_latent_and_explains_why(tiny_faces):
     assert any("heatmaps skipped" in note for note in r.notes)
     with pytest.raises(ValueError, match="task"):
         audit(model, tiny_faces, task="speech")
+
+
+def test_au_permutation_null_computes_the_same_auc_and_f1_with_ties():
+    from kerasfer.fairness.multilabel import au_permutation_metrics
+
+    rng = np.random.default_rng(6)
+    aus = rng.integers(0, 2, (300, 2))
+    aus[:15, 1] = -1
+    probs = np.round(np.clip(0.4 * aus + 0.6 * rng.random((300, 2)), 0, 1), 1)  # rounded: many ties
+    # one group: every "permutation" holds all samples, so each row must equal scikit-learn on all of them
+    null = au_permutation_metrics(aus, probs, np.zeros(300, int), 1, n_perm=4)
+    for a in range(2):
+        known = aus[:, a] >= 0
+        assert null["auc"][:, 0, a] == pytest.approx([roc_auc_score(aus[known, a], probs[known, a])] * 4)
+        assert null["f1"][:, 0, a] == pytest.approx([f1_score(aus[known, a], probs[known, a] >= 0.5)] * 4)

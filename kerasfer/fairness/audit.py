@@ -17,7 +17,7 @@ import pandas as pd
 from kerasfer.fairness.bootstrap import (bootstrap_counts, bootstrap_weights, percentile_interval,
                                          permutation_counts, permutation_p_value)
 from kerasfer.fairness.confusion import gap_metrics, group_confusion, group_metrics
-from kerasfer.fairness.multilabel import au_group_metrics
+from kerasfer.fairness.multilabel import au_group_metrics, au_permutation_metrics
 from kerasfer.fairness.result import AuditResult
 
 CROSS = " × "
@@ -231,9 +231,8 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
         boot = au_group_metrics(y_true, probs, groups, num_groups, bootstrap_weights(len(groups), settings["n_boot"], seed))
         boot_summary = _au_summary(boot, include)
     if settings["n_perm"]:
-        rng = np.random.default_rng(seed + 1)
-        permuted = rng.permuted(np.broadcast_to(groups, (settings["n_perm"], len(groups))), axis=1)
-        null_summary = _au_summary(au_group_metrics(y_true, probs, permuted, num_groups), include)
+        null = au_permutation_metrics(y_true, probs, groups, num_groups, settings["n_perm"], seed + 1)
+        null_summary = _au_summary(null, include)
 
     level = settings["level"]
     rows = {"attribute": name, "group": list(group_names), "count": counts.astype(int), "small": ~include}
@@ -437,7 +436,8 @@ def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points:
     flat = latents[pick].reshape(len(pick), -1)
     coords = PCA(n_components=2, random_state=seed).fit_transform(StandardScaler().fit_transform(flat))
     result.projection = {"x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),
-                         "groups": {name: data.group_labels(name)[pick].tolist() for name in attributes}}
+                         "groups": {name: data.group_labels(name)[pick].tolist() for name in attributes},
+                         "order": {name: list(data.group_names[name]) for name in attributes}}
 
 
 def _add_heatmaps(result, model, data, attributes, task, per_group, seed):

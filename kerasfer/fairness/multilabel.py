@@ -1,9 +1,9 @@
 """Per-group F1 and ROC AUC of a multi-label (Action Unit) model, for many resamples at once.
 
-Each resample is a row of sample weights (bootstrap draw counts) and a row of group labels
-(permuted or not), so the same code gives the point estimate (one row of ones), bootstrap CIs and
-permutation nulls. AUC uses the weighted Mann–Whitney form (ties count one half), which equals
-scikit-learn's `roc_auc_score(..., sample_weight=w)`; the tests check that.
+A bootstrap resample is a row of sample weights (draw counts), so one weighted computation gives
+the point estimate (a row of ones) and the CIs; permutations (shuffled group labels) take random
+same-size subsets instead. AUC is the Mann–Whitney form (ties count one half), which equals
+scikit-learn's `roc_auc_score(..., sample_weight=w)`; the tests check both paths against it.
 """
 
 from __future__ import annotations
@@ -14,42 +14,104 @@ from scipy import sparse
 THRESHOLD = 0.5
 
 
-def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk: int = 128) -> dict:
-    """F1 (at probability 0.5) and AUC of every Action Unit in every group, per resample row.
+def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk: int = 256) -> dict:
+    """F1 (at probability 0.5) and AUC of every Action Unit in every group, per row of sample weights.
 
     Args:
         aus: (N, A) true AU labels: 1 present, 0 absent, -1 unknown (left out for that AU).
         probs: (N, A) predicted probabilities.
-        groups: (N,) or (R, N) group index per sample (one row per resample, e.g. permutations).
+        groups: (N,) group index per sample.
         num_groups: G.
-        weights: optional (R, N) sample weights (bootstrap draw counts); default ones.
-        chunk: resample rows processed at once (bounds memory).
+        weights: optional (R, N) sample weights (bootstrap draw counts); default one row of ones.
+        chunk: weight rows processed at once (bounds memory).
 
     Returns:
         dict with ``f1``, ``auc`` (R, G, A) (NaN where a group lacks positives or negatives for
         AUC, or has no positive truth or prediction for F1) and ``count`` (R, G) (weighted samples).
     """
-    aus, probs = np.asarray(aus), np.asarray(probs, np.float64)
-    n, num_aus = aus.shape
-    groups = np.atleast_2d(np.asarray(groups, np.int64))
-    rows = groups.shape[0] if weights is None else np.asarray(weights).shape[0]
-    groups = np.broadcast_to(groups, (rows, n))
-    weights = np.ones((rows, n)) if weights is None else np.asarray(weights, np.float64)
-    cells, positive, negative, starts = _au_cells(aus, probs)
-    f1 = np.empty((rows, num_groups, num_aus))
-    auc = np.empty((rows, num_groups, num_aus))
-    count = np.empty((rows, num_groups))
-    for lo in range(0, rows, chunk):
-        hi = min(rows, lo + chunk)
-        for g in range(num_groups):
-            w = weights[lo:hi] * (groups[lo:hi] == g)
-            count[lo:hi, g] = w.sum(axis=1)
+    aus, probs, groups = np.asarray(aus), np.asarray(probs, np.float64), np.asarray(groups, np.int64)
+    weights = np.ones((1, len(aus))) if weights is None else np.asarray(weights, np.float64)
+    rows, num_aus = len(weights), aus.shape[1]
+    f1 = np.full((rows, num_groups, num_aus), np.nan)
+    auc = np.full((rows, num_groups, num_aus), np.nan)
+    count = np.zeros((rows, num_groups))
+    for g in range(num_groups):
+        members = np.flatnonzero(groups == g)  # each group on its own samples: cost ∝ N, not G·N
+        if not members.size:
+            continue
+        cells, positive, negative, starts = _au_cells(aus[members], probs[members])
+        for lo in range(0, rows, chunk):
+            w = weights[lo:lo + chunk, members]
+            count[lo:lo + chunk, g] = w.sum(axis=1)
             tp, fp, fn = np.split(w @ cells, 3, axis=1)  # (r, A) each
             with np.errstate(invalid="ignore", divide="ignore"):
-                f1[lo:hi, g] = 2 * tp / (2 * tp + fp + fn)
+                f1[lo:lo + chunk, g] = 2 * tp / (2 * tp + fp + fn)
             wt = np.ascontiguousarray(w.T)
-            auc[lo:hi, g] = _auc_from_ranks(positive.T @ wt, negative.T @ wt, starts)
+            auc[lo:lo + chunk, g] = _auc_from_ranks(positive.T @ wt, negative.T @ wt, starts)
     return {"f1": f1, "auc": auc, "count": count}
+
+
+def au_permutation_metrics(aus, probs, groups, num_groups: int, n_perm: int, seed: int = 0, *,
+                           chunk: int = 256) -> dict:
+    """`au_group_metrics` under `n_perm` random shuffles of the group labels (the permutation null).
+
+    A shuffle keeps the group sizes, so group g of a permutation is a random subset of N_g
+    samples; its AUC comes from sorting that subset's scores (ties count one half).
+
+    Args:
+        aus: (N, A) AU labels (1/0/-1).
+        probs: (N, A) probabilities.
+        groups: (N,) group index per sample.
+        num_groups: G.
+        n_perm: number of permutations.
+        seed: seed of the permutations.
+        chunk: permutations processed at once.
+
+    Returns:
+        dict with ``f1``, ``auc`` (n_perm, G, A) and ``count`` (n_perm, G).
+    """
+    aus, probs, groups = np.asarray(aus), np.asarray(probs, np.float64), np.asarray(groups, np.int64)
+    num_aus = aus.shape[1]
+    positive, negative = (aus == 1).astype(np.float64), (aus == 0).astype(np.float64)
+    predicted = (probs >= THRESHOLD).astype(np.float64)
+    rank = np.stack([np.unique(probs[:, a], return_inverse=True)[1].ravel() for a in range(num_aus)], axis=1)
+    sizes = np.bincount(groups, minlength=num_groups)
+    f1 = np.full((n_perm, num_groups, num_aus), np.nan)
+    auc = np.full((n_perm, num_groups, num_aus), np.nan)
+    rng = np.random.default_rng(seed)
+    for lo in range(0, n_perm, chunk):
+        hi = min(n_perm, lo + chunk)
+        shuffled = rng.permuted(np.broadcast_to(groups, (hi - lo, len(groups))), axis=1)
+        for g in np.flatnonzero(sizes):
+            members = np.nonzero(shuffled == g)[1].reshape(hi - lo, sizes[g])  # every row holds N_g of them
+            for a in range(num_aus):
+                pos, neg = positive[members, a], negative[members, a]
+                tp = (pos * predicted[members, a]).sum(axis=1)
+                fp = (neg * predicted[members, a]).sum(axis=1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    f1[lo:hi, g, a] = 2 * tp / (2 * tp + fp + (pos.sum(axis=1) - tp))
+                auc[lo:hi, g, a] = _auc_of_subsets(rank[members, a], pos, neg)
+    return {"f1": f1, "auc": auc, "count": np.broadcast_to(sizes.astype(np.float64), (n_perm, num_groups))}
+
+
+def _auc_of_subsets(rank, pos, neg):
+    """Mann–Whitney AUC of each row of (R, m) score ranks with positive / negative indicators."""
+    order = np.argsort(rank, axis=1, kind="stable")
+    rank, pos, neg = (np.take_along_axis(x, order, axis=1) for x in (rank, pos, neg))
+    m = rank.shape[1]
+    columns = np.arange(m)
+    starts_block = np.ones_like(rank, bool)
+    starts_block[:, 1:] = rank[:, 1:] != rank[:, :-1]
+    ends_block = np.ones_like(rank, bool)
+    ends_block[:, :-1] = starts_block[:, 1:]
+    first = np.maximum.accumulate(np.where(starts_block, columns, 0), axis=1)  # first index of each tie block
+    last = np.flip(np.minimum.accumulate(np.flip(np.where(ends_block, columns, m - 1), 1), axis=1), 1)
+    running = np.cumsum(neg, axis=1)
+    below = np.take_along_axis(running - neg, first, axis=1)      # negatives strictly below the score
+    tied = np.take_along_axis(running, last, axis=1) - below       # negatives with the same score
+    wins = (pos * (below + 0.5 * tied)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return wins / (pos.sum(axis=1) * neg.sum(axis=1))
 
 
 def _au_cells(aus, probs):

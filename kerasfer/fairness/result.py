@@ -28,7 +28,8 @@ class AuditResult:
         notes: warnings raised during the audit (small groups, skipped parts).
         settings: n_boot, n_perm, seed, min_count, level, n, attributes, intersections, model.
         leakage: one row per attribute of the latent probe (`kerasfer.fairness.leakage`), or None.
-        projection: 2-D PCA of the latent ``{"x", "y", "groups": {attribute: names}}``, or None.
+        projection: 2-D PCA of the latent ``{"x", "y", "groups": {attribute: names}, "order": {attribute:
+            group names}}``, or None.
         heatmaps: attribute -> ``{"groups": {group: map}, "differences": {"a - b": map},
             "faces": {group: mean face}}``, or None.
     """

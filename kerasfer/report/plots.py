@@ -72,7 +72,7 @@ def class_rates(per_class, attribute: str, metric: str = "tpr"):
     table = per_class[per_class["attribute"] == attribute]
     classes = list(dict.fromkeys(table["class"]))
     group_names = list(dict.fromkeys(table["group"]))
-    fig = Figure(figsize=(max(5.0, 0.75 * len(classes) * max(1, len(group_names)) / 2.5 + 2), 2.8))
+    fig = Figure(figsize=(min(11.0, max(5.0, 0.22 * len(classes) * len(group_names) + 2)), 3.0))
     ax = fig.subplots()
     width = 0.8 / len(group_names)
     x = np.arange(len(classes))
@@ -149,7 +149,8 @@ def latent_projection(projection: dict, attributes):
     axes = fig.subplots(1, len(attributes), squeeze=False)[0]
     for ax, attribute in zip(axes, attributes):
         labels = np.asarray(projection["groups"][attribute], dtype=object)
-        for group in dict.fromkeys(labels):
+        order = projection.get("order", {}).get(attribute, [])
+        for group in [g for g in order if g in set(labels)] + [g for g in dict.fromkeys(labels) if g not in order]:
             mask = labels == group
             ax.scatter(x[mask], y[mask], s=6, alpha=0.6, label=str(group))
         ax.set_title(attribute, fontsize=10)
