@@ -179,3 +179,17 @@ def test_cli_predict_writes_outputs_and_refuses_bad_inputs(tmp_path, models, cap
         assert main(["predict", *paths, "--model", str(model), "--out", str(tmp_path / "o2")]) == 2, message
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (message, err)
+
+
+def test_grey_models_get_grey_crops_and_non_emotion_models_are_refused():
+    import keras
+
+    inputs = keras.Input((24, 24, 1))
+    grey = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs)))
+    scene, known = make_scene()
+    table = predict_images([scene], grey)
+    assert len(table) == 1 and iou(table.loc[0, ["x", "y", "w", "h"]].to_numpy(float), known) > 0.5
+    check_rows(table)
+    aus = keras.Model(inputs, keras.layers.Dense(13, activation="sigmoid")(keras.layers.Flatten()(inputs)))
+    with pytest.raises(ValueError, match="emotion classifier with 7 outputs"):
+        predict_images([scene], aus)
