@@ -32,7 +32,7 @@ def test_default_augmentation_keeps_shape_and_range_and_changes_pixels(tiny_face
     assert image.min() >= 0 and image.max() <= 255
     assert np.abs(image - plain["image"].numpy()).mean() > 2
     assert [layer.__class__.__name__ for layer in augment.layers] == [
-        "RandomFlip", "RandomRotation", "RandomZoom", "RandomBrightness", "RandomContrast"]
+        "RandomFaceAffine", "RandomBrightness", "RandomContrast"]
     with pytest.raises(ValueError, match="rotation"):
         default_augmentation(rotation=2)
 
@@ -101,3 +101,17 @@ def test_skip_report_travels_with_subsets(tiny_faces):
     assert data[np.array([0, 2])].skipped is report
     assert "1 record(s) left out — unknown label: 1" in str(report)
     assert not tiny_faces.skipped and str(tiny_faces.skipped) == "SkipReport: nothing left out"
+
+
+def test_random_face_affine_is_flip_rotation_zoom_in_one_warp():
+    from kerasfer.data.random_affine import RandomFaceAffine
+
+    x = np.random.default_rng(1).integers(0, 256, (8, 16, 16, 3)).astype("float32")
+    identity = RandomFaceAffine(flip=False, rotation=0.0, zoom=0.0)
+    np.testing.assert_allclose(identity(x).numpy(), x, atol=1e-3)
+    flipped = RandomFaceAffine(flip=True, rotation=0.0, zoom=0.0, seed=2)(x).numpy()
+    mirrored = [np.allclose(flipped[i], x[i][:, ::-1], atol=1e-3) for i in range(8)]
+    assert all(mirrored[i] or np.allclose(flipped[i], x[i], atol=1e-3) for i in range(8)) and 0 < sum(mirrored) < 8
+    layer = RandomFaceAffine(rotation=0.1, zoom=0.2, seed=5)
+    assert RandomFaceAffine.from_config(layer.get_config()).get_config() == layer.get_config()
+    np.testing.assert_array_equal(layer(x, training=False), x)

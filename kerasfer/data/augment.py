@@ -7,6 +7,10 @@ def default_augmentation(*, flip: bool = True, rotation: float = 0.04, zoom: flo
                          brightness: float = 0.15, contrast: float = 0.2, seed: int | None = None):
     """Flip, rotation, zoom, brightness and contrast jitter for faces (pixels 0..255).
 
+    Flip, rotation and zoom are one `RandomFaceAffine` warp (Keras' `RandomFlip`,
+    `RandomRotation` and `RandomZoom` composed into one matrix), followed by Keras'
+    `RandomBrightness` and `RandomContrast`.
+
     The defaults keep a face a face: horizontal flips only (expressions are roughly symmetric;
     vertical flips are not plausible), ±0.04 of a turn (±14°), ±10 % zoom. Pass it to
     ``FaceData.dataset(..., augment=default_augmentation())``: it runs on whole batches inside
@@ -32,13 +36,11 @@ def default_augmentation(*, flip: bool = True, rotation: float = 0.04, zoom: flo
     for name, value in (("rotation", rotation), ("zoom", zoom), ("brightness", brightness), ("contrast", contrast)):
         if not 0 <= value < 1:
             raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
+    from kerasfer.data.random_affine import RandomFaceAffine
+
     layers = []
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed))
-    if zoom:
-        layers.append(keras.layers.RandomZoom((-zoom, zoom), fill_mode="reflect", seed=seed))
+    if flip or rotation or zoom:  # one warp for all three: ~2x faster than three Keras layers
+        layers.append(RandomFaceAffine(flip=flip, rotation=rotation, zoom=zoom, fill_mode="reflect", seed=seed))
     if brightness:
         layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed))
     if contrast:
