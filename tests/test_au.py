@@ -10,6 +10,7 @@ from kerasfer.data import AU_SKIN_BIAS, BiasSpec, make_synthfaces
 from kerasfer.data.specs import load_data
 from kerasfer.models import AUClassifier, FairVAE, apply_thresholds, best_thresholds, load_model, tune_thresholds
 from kerasfer.models.thresholds import rescale_to_threshold
+from kerasfer.study import au_audit
 from model_harness import run_model_checks
 
 
@@ -158,3 +159,62 @@ def test_fairvae_au_head_exports_and_keeps_tuned_thresholds(tiny_faces, tmp_path
     model.save(tmp_path / "vae.keras")
     np.testing.assert_allclose(load_model(tmp_path / "vae.keras").au_thresholds.numpy(), thresholds)
     assert not hasattr(FairVAE(input_shape=(32, 32, 3), width=8, latent_dim=8), "au_thresholds")
+
+
+# ------------------------------------------------------------------------------------- study
+def test_per_au_group_metrics_on_fixed_arrays():
+    rng = np.random.default_rng(3)
+    n = 120
+    aus = rng.integers(0, 2, size=(n, 3))
+    aus[:5, 2] = -1  # unknown labels are left out of that AU
+    probs = np.clip(0.55 * aus + rng.random((n, 3)) * 0.6, 0, 1).astype(np.float32)
+    groups = np.repeat([0, 1], n // 2)
+    thresholds = np.array([0.4, 0.5, 0.7], np.float32)
+    result = au_audit(aus, probs, thresholds, groups, attribute="skin", group_names=("light", "dark"),
+                      au_names=("AU01", "AU02", "AU04"), n_boot=50, min_count=10)
+    table = result.per_class.set_index(["group", "class"])
+    f1 = {}
+    for g, group in enumerate(("light", "dark")):
+        for a, au in enumerate(("AU01", "AU02", "AU04")):
+            keep = (groups == g) & (aus[:, a] >= 0)
+            expected = f1_score(aus[keep, a], probs[keep, a] >= thresholds[a])
+            f1[group, au] = expected
+            assert table.loc[(group, au), "f1"] == pytest.approx(expected)
+            assert table.loc[(group, au), "auc"] == pytest.approx(roc_auc_score(aus[keep, a], probs[keep, a]))
+            assert table.loc[(group, au), "f1_low"] <= expected <= table.loc[(group, au), "f1_high"]
+    gaps = result.gaps.set_index("metric")
+    assert gaps.loc["f1_difference (AU04)", "value"] == pytest.approx(abs(f1["light", "AU04"] - f1["dark", "AU04"]))
+
+
+def test_study_cli_writes_every_table_and_figure(tmp_path, capsys):
+    import json
+
+    from kerasfer.cli.main import main
+
+    out = tmp_path / "study"
+    code = main(["study", "au", "--data", "synthfaces:skin-bias", "--out", str(out), "--n-train", "240",
+                 "--n-test", "150", "--image-size", "32", "--epochs", "1", "--width", "8", "--latent-dim", "8",
+                 "--n-boot", "10", "--heatmap-aus", "AU12,AU04"])
+    assert code == 0
+    assert "F1 gap between groups" in capsys.readouterr().out
+    names = ["report.html", "study.json", "summary.csv", "per_au.csv", "gaps.csv", "baseline.keras", "fairvae.keras"]
+    names += [f"figures/{f}.png" for f in ("f1_by_group", "heatmaps_baseline", "heatmaps_fairvae",
+                                             "differences_baseline", "differences_fairvae")]
+    for name in names:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    study = json.loads((out / "study.json").read_text())
+    assert {r["model"] for r in study["summary"]} == {"baseline", "fairvae"}
+    assert len(study["per_au"]) == 2 * len(ACTION_UNITS) * 3  # model × AU × skin group
+    assert len(study["gaps"]) == 2 * (len(ACTION_UNITS) + 1)  # per AU and of the mean
+    assert study["settings"]["heatmap_aus"] == ["AU12", "AU04"]
+    html = (out / "report.html").read_text()
+    for section in ("findings", "summary", "per-au", "heatmaps", "thresholds", "method"):
+        assert f'id="{section}"' in html, section
+    assert html.count("data:image/png;base64,") == 5
+    assert "http://" not in html and "https://" not in html  # self-contained
+    reloaded = load_model(out / "fairvae.keras")
+    np.testing.assert_allclose(reloaded.au_thresholds.numpy(), list(study["thresholds"]["fairvae"].values()),
+                               rtol=1e-6)
+    assert main(["study", "au", "--out", str(out), "--data", "synthfaces", "--n-train", "64", "--n-test", "32",
+                 "--epochs", "1", "--attribute", "race"]) == 2
+    assert "Unknown attribute 'race'" in capsys.readouterr().err

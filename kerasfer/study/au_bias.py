@@ -62,10 +62,8 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     import keras
 
     from kerasfer.fairness import leakage
-    from kerasfer.fairness.audit import audit_predictions
     from kerasfer.models import AUClassifier, FairVAE, tune_thresholds
     from kerasfer.models.predict import predict_proba
-    from kerasfer.models.thresholds import rescale_to_threshold
 
     _check_inputs(train, test, val, attribute, epochs, val_fraction, test_name="test")
     if val is None:
@@ -93,12 +91,9 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
         seconds[name] = time.perf_counter() - start
         tuned = tune_thresholds(model, val)
         thresholds[name] = dict(zip(train.au_names, tuned.tolist()))
-        probs = predict_proba(model, test)
-        # The audit cuts at 0.5; the monotone rescaling puts each AU's tuned cut there (AUC unchanged).
-        audits[name] = audit_predictions(
-            test.aus, rescale_to_threshold(probs, tuned), {attribute: test.attributes[attribute]},
-            group_names={attribute: test.group_names[attribute]}, label_names=test.au_names, n_boot=n_boot,
-            seed=seed, intersections=None, min_count=min_count)
+        audits[name] = au_audit(test.aus, predict_proba(model, test), tuned, test.attributes[attribute],
+                                attribute=attribute, group_names=test.group_names[attribute],
+                                au_names=test.au_names, n_boot=n_boot, seed=seed, min_count=min_count)
         leak[name] = leakage(model, test, attribute, n_boot=n_boot, seed=seed)
         models[name] = model
 
@@ -117,6 +112,38 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
 
         write_study(result, models, out)
     return result
+
+
+def au_audit(aus, probs, thresholds, groups, *, attribute: str = "attribute", group_names=None, au_names=None,
+             n_boot: int = 500, seed: int = 0, min_count: int = 30):
+    """Per AU × group F1 and AUC (bootstrap CIs) and gaps (permutation p-values) at tuned thresholds.
+
+    `kerasfer.fairness.audit_predictions` cuts probabilities at 0.5; each AU's scores are first
+    mapped monotonically so that its tuned threshold lands on 0.5
+    (`kerasfer.models.thresholds.rescale_to_threshold`), which keeps every AUC and makes the F1
+    the one at the tuned threshold.
+
+    Args:
+        aus: (N, A) true AU labels (1, 0, -1 unknown).
+        probs: (N, A) predicted probabilities.
+        thresholds: (A,) per-AU thresholds.
+        groups: (N,) group index per sample (-1 unknown).
+        attribute: the attribute's name in the result.
+        group_names: names of the group indices.
+        au_names: names of the AUs.
+        n_boot: bootstrap resamples and permutations.
+        seed: seed of resampling.
+        min_count: smaller groups are reported but left out of the gaps.
+
+    Returns:
+        A `kerasfer.fairness.AuditResult` (task ``"au"``).
+    """
+    from kerasfer.fairness.audit import audit_predictions
+    from kerasfer.models.thresholds import rescale_to_threshold
+
+    return audit_predictions(aus, rescale_to_threshold(probs, thresholds), {attribute: np.asarray(groups)},
+                             group_names=None if group_names is None else {attribute: tuple(group_names)},
+                             label_names=au_names, n_boot=n_boot, seed=seed, intersections=None, min_count=min_count)
 
 
 # ------------------------------------------------------------------------------------- steps

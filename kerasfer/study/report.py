@@ -161,10 +161,11 @@ def f1_by_group_figure(per_au, attribute: str):
             ax.bar(x + (i - (len(groups) - 1) / 2) * width, np.nan_to_num(value), width, yerr=np.maximum(err, 0),
                    capsize=2, label=f"{attribute}={group}", ecolor="#333333")
         ax.set_xticks(x, aus, fontsize=8)
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(0, 1.2)  # headroom for the legend above the bars
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.set_ylabel("F1", fontsize=9)
         ax.set_title(MODEL_LABELS.get(model, model), fontsize=10)
-        ax.legend(fontsize=7, ncol=len(groups), loc="lower right", frameon=False)
+        ax.legend(fontsize=7, ncol=len(groups), loc="upper center", frameon=False)
     fig.tight_layout()
     return fig
 
