@@ -145,7 +145,6 @@ def count_options():
 
 # Gaps found by this test in commands this test's author does not own; reported to their owners.
 KNOWN_GAPS = {
-    ("train", "--batch-size"): "train.py does not validate --batch-size (ZeroDivisionError traceback)",
     ("train", "--n-train"): "train's error says '`n` must be a positive integer', not which flag",
     ("train", "--n-test"): "train's error says '`n` must be a positive integer', not which flag",
 }
