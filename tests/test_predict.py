@@ -85,7 +85,8 @@ def test_eye_angle_follows_a_rotated_head_and_crops_come_out_level():
     upright = eye_angle(image, box)
     assert abs(upright) < 8  # she holds her head nearly level
     centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
-    tilted = cv2.warpAffine(image, cv2.getRotationMatrix2D(centre, 12, 1.0), (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    tilted = cv2.warpAffine(image, cv2.getRotationMatrix2D(centre, 12, 1.0), (512, 512),
+                            borderMode=cv2.BORDER_REPLICATE)
     tilted_box = detect_faces(tilted)[0]
     assert eye_angle(tilted, tilted_box) == pytest.approx(upright - 12, abs=5)  # rotating by the angle levels the eyes
     crops = crop_faces(tilted, [tilted_box], size=48, channels=1)

@@ -4,11 +4,13 @@ from kerasfer.predict.annotate import annotate
 from kerasfer.predict.classifier import FaceClassifier, as_classifier
 from kerasfer.predict.faces import crop_faces, detect_faces, eye_angle
 from kerasfer.predict.pipeline import predict_images, predict_paths
-from kerasfer.predict.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, collect_inputs, read_frames, read_image
+from kerasfer.predict.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, UnreadableFileError, collect_inputs, read_frames,
+                                    read_image)
 
 __all__ = [
     "FaceClassifier",
     "IMAGE_SUFFIXES",
+    "UnreadableFileError",
     "VIDEO_SUFFIXES",
     "annotate",
     "as_classifier",

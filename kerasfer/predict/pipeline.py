@@ -12,7 +12,7 @@ import pandas as pd
 from kerasfer.predict.annotate import annotate
 from kerasfer.predict.classifier import as_classifier
 from kerasfer.predict.faces import MIN_NEIGHBORS, crop_faces, detect_faces
-from kerasfer.predict.video import collect_inputs, frame_count, is_video, read_frames, read_image
+from kerasfer.predict.video import UnreadableFileError, collect_inputs, frame_count, is_video, read_frames, read_image
 
 BOX_COLUMNS = ["file", "frame", "face", "x", "y", "w", "h", "emotion", "probability"]
 
@@ -135,14 +135,15 @@ def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
                 if out is not None:
                     _write_annotated(out / "annotated", path, frame, annotate(image, rows), used_names)
             counts["videos" if is_video(path) else "photos"] += 1
-        except ValueError as err:
+        except UnreadableFileError as err:
             if path in named:  # a file the user named is an error; one found in a folder is skipped
                 raise
             skipped.append({"file": str(path), "reason": str(err)})
     table = _concat(tables, classifier)
     table.attrs["metrics"] = {
         "model": classifier.source, "model_kind": classifier.kind, "labels": list(classifier.labels),
-        "inputs": counts["photos"] + counts["videos"], "photos": counts["photos"], "videos": counts["videos"], "every": every,
+        "inputs": counts["photos"] + counts["videos"], "photos": counts["photos"], "videos": counts["videos"],
+        "every": every,
         "frames": counts["frames"], "frames_with_faces": counts["frames_with_faces"], "faces": len(table),
         "emotions": {label: int((table["emotion"] == label).sum()) for label in classifier.labels},
         "skipped": len(skipped), "skipped_files": skipped,

@@ -10,6 +10,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
+class UnreadableFileError(ValueError):
+    """A photo or video OpenCV cannot decode (skipped inside folders, an error when named directly)."""
+
+
 def is_video(path) -> bool:
     """Whether `path` has a video file suffix."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
@@ -39,7 +43,8 @@ def collect_inputs(paths) -> tuple[list[Path], list[dict]]:
                 if child.suffix.lower() in supported:
                     files.append(child)
                 else:
-                    skipped.append({"file": str(child), "reason": f"unsupported file type {child.suffix or '(none)'!r}"})
+                    kind = child.suffix or "(none)"
+                    skipped.append({"file": str(child), "reason": f"unsupported file type {kind!r}"})
         elif path.is_file():
             if path.suffix.lower() not in supported:
                 raise ValueError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
@@ -57,13 +62,13 @@ def read_image(path) -> np.ndarray:
     """A photo as a uint8 RGB array (H, W, 3).
 
     Raises:
-        ValueError: the file cannot be decoded as an image.
+        UnreadableFileError: the file cannot be decoded as an image.
     """
     import cv2
 
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"cannot read image {path}: not an image or corrupt")
+        raise UnreadableFileError(f"cannot read image {path}: not an image or corrupt")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -89,7 +94,7 @@ def read_frames(path, every: int = 1):
         ``(frame_index, uint8 RGB frame)``.
 
     Raises:
-        ValueError: the video cannot be opened or holds no frame.
+        UnreadableFileError: the video cannot be opened or holds no frame.
     """
     import cv2
 
@@ -98,7 +103,7 @@ def read_frames(path, every: int = 1):
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
-            raise ValueError(f"cannot read video {path}: OpenCV cannot open it")
+            raise UnreadableFileError(f"cannot read video {path}: OpenCV cannot open it")
         index = 0
         while True:
             ok = capture.grab()  # grab without decoding, so skipped frames cost little
@@ -110,6 +115,6 @@ def read_frames(path, every: int = 1):
                     yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
         if index == 0:
-            raise ValueError(f"cannot read video {path}: no frame could be decoded")
+            raise UnreadableFileError(f"cannot read video {path}: no frame could be decoded")
     finally:
         capture.release()
