@@ -69,6 +69,9 @@ def test_gradient_reversal_flips_the_gradient_sign():
 
 def test_two_stage_freezes_the_encoder_in_stage_two(tiny_faces):
     model = tiny_vae(training="two_stage")
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="fit_two_stage"):
+        model.fit(tiny_faces.dataset(32), epochs=1, verbose=0)
     encoder_before = [w.numpy().copy() for w in model.encoder.weights]
     head_before = [w.numpy().copy() for w in model.head.weights]
     model.fit_two_stage(tiny_faces.dataset(32), vae_epochs=1, classifier_epochs=0, verbose=0)

@@ -165,6 +165,19 @@ class FairVAE(keras.Model):
         terms["loss"] = self._total(terms) * _replicas()
         return self._update(terms, outputs, batch)
 
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; a ``training="two_stage"`` model trains with `fit_two_stage` instead.
+
+        Raises:
+            ValueError: `fit` was called on a ``training="two_stage"`` model outside `fit_two_stage`
+                (one `fit` cannot know where stage 1 ends).
+        """
+        if self.training_mode == "two_stage" and self.stage == "joint":
+            raise ValueError("This FairVAE was built with training='two_stage': train it with "
+                             "model.fit_two_stage(x, vae_epochs=..., classifier_epochs=...) "
+                             "(kerasfer.training.train_model does this), or build it with training='joint'.")
+        return super().fit(*args, **kwargs)
+
     def fit_two_stage(self, x, *, vae_epochs: int, classifier_epochs: int, optimizer="adam", **fit_kwargs):
         """The paper's schedule: first the VAE with adversaries and alignment (no classifier), then
         the emotion head alone on the frozen encoder's `z`.
@@ -179,12 +192,16 @@ class FairVAE(keras.Model):
         Returns:
             ``(history_stage1, history_stage2)``.
         """
+        if vae_epochs < 0 or classifier_epochs < 0:
+            raise ValueError(f"`vae_epochs` and `classifier_epochs` must be >= 0; got {vae_epochs}, {classifier_epochs}.")
         histories = []
         for stage, epochs in (("vae", vae_epochs), ("classifier", classifier_epochs)):
             self.stage = stage
             self.compile(optimizer=keras.optimizers.get(optimizer) if isinstance(optimizer, str) else optimizer())
-            histories.append(self.fit(x, epochs=epochs, **fit_kwargs))
-        self.stage = "joint"
+            try:
+                histories.append(self.fit(x, epochs=epochs, **fit_kwargs))
+            finally:
+                self.stage = "joint"
         return tuple(histories)
 
     def _trainable_for_stage(self):
