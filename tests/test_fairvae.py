@@ -100,7 +100,7 @@ def test_adversary_lowers_latent_leakage_on_biased_data():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"protected": {"height": 1}}, "height"), ({"protected": {"skin": 4}}, "skin"),
+    [({"protected": {"height": 1}}, "height"), ({"protected": {"skin": "3"}}, "skin"),
      ({"alignment": "pairwise"}, "alignment"), ({"lambda_adv": -1.0}, "lambda_adv"), ({"beta": -0.1}, "beta"),
      ({"head": "valence"}, "head"), ({"training": "alternating"}, "training"),
      ({"adversary_input": "logits"}, "adversary_input"), ({"reconstruction_scale": 3}, "reconstruction_scale"),
@@ -119,6 +119,25 @@ def test_coarse_reconstruction_and_mean_adversary_train(tiny_faces):
     history = model.fit(tiny_faces.dataset(32), epochs=1, verbose=0)
     assert np.isfinite(history.history["reconstruction"][0])
     assert FairVAE.from_config(model.get_config()).generator.output_shape == (None, 16, 16, 3)
+
+
+def test_data_with_more_groups_than_protected_stops_training_naming_the_attribute(tiny_faces):
+    model = tiny_vae(protected={"skin": 2})  # SynthFaces has 3 skin groups
+    model.compile(optimizer="adam")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="skin"):
+        model.fit(tiny_faces.dataset(32), epochs=1, verbose=0)
+
+
+def test_group_counts_of_other_datasets_are_accepted(tiny_faces):
+    """RAF-DB-style data: 5 age groups where SynthFaces has 3."""
+    from kerasfer import FaceData
+
+    age = np.arange(len(tiny_faces)) % 5
+    data = FaceData(images=tiny_faces.images, labels=tiny_faces.labels, attributes={"age": age},
+                    group_names={"age": ("0-3", "4-19", "20-39", "40-69", "70+")})
+    model = tiny_vae(protected={"age": 5})
+    model.compile(optimizer="adam")
+    assert np.isfinite(model.fit(data.dataset(32), epochs=1, verbose=0).history["adversary"][0])
 
 
 def test_batch_without_a_protected_attribute_is_an_error(tiny_faces):
