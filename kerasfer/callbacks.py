@@ -142,7 +142,8 @@ class BackupAndResume(keras.callbacks.BackupAndRestore):
                 return self.step
             except (OSError, ValueError, KeyError) as err:  # unreadable: try the previous backup
                 errors.append(f"{folder}: {err}")
-        raise ValueError(f"no readable backup in {self.backup_dir}: " + "; ".join(errors))
+        raise ValueError(f"no readable backup in {self.backup_dir} (written by another model or command? delete the "
+                         f"folder to start afresh): " + "; ".join(errors))
 
     def on_train_begin(self, logs=None):
         if not self._restored:  # used on its own with `fit`: restore the epoch at least

@@ -124,6 +124,10 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         started = time.perf_counter()
         start_step = backup.restore(model)
         restore_seconds = time.perf_counter() - started
+        if int(model.optimizer.iterations.numpy()) != start_step:  # Keras skips a mismatched optimizer state
+            raise ValueError(f"the backup in {backup_dir} does not match this run (optimizer at step "
+                             f"{int(model.optimizer.iterations.numpy())}, backup at step {start_step}); delete the "
+                             "folder to start afresh or use another `out`.")
         all_callbacks.append(backup)
         if start_step and verbose and chief:
             epoch, batch = divmod(start_step, per_epoch)

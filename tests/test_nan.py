@@ -1,13 +1,16 @@
 """Bad numbers: NaN/Inf inputs are refused before training with the offending index; a loss term
 that goes NaN/Inf stops training with a message naming the term that went first."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
 from kerasfer import FaceData
-from kerasfer.callbacks import NonFiniteLossError, TerminateOnNaN
+from kerasfer.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN
 from kerasfer.data import make_synthfaces
+from kerasfer.models import FairVAE
 from kerasfer.training import train_model
 
 
@@ -56,8 +59,27 @@ def test_train_model_stops_and_names_the_term(tmp_path):
                     callbacks=[_PoisonGenerator()], width=8, latent_dim=8, generator_width=8)
     assert "batch 2 of epoch 1" in str(err.value)
     assert not (tmp_path / "model.keras").exists()
-    # Backups stop at the last finite step, so a rerun (e.g. with a lower learning rate) starts there.
-    assert (tmp_path / "backup" / "step-2").is_dir() and not (tmp_path / "backup" / "step-3").exists()
+    # Backups stop at the last finite step, so a rerun (e.g. with a lower learning rate) starts there,
+    # with FairVAE's warm-up step counter, the optimizer state and the sampling noise's seed state.
+    state = json.loads((tmp_path / "backup" / "latest.json").read_text())
+    assert (state["checkpoint"], state["previous"], state["epoch"], state["batch"]) == ("step-2", "step-1", 0, 2)
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == ["latest.json", "step-1", "step-2"]
+
+    def fresh():
+        model = FairVAE(input_shape=(32, 32, 3), width=8, latent_dim=8, generator_width=8,
+                        protected={a: len(g) for a, g in faces.group_names.items()})
+        # the optimizer of train_model (a constant-rate Adam has one more variable: its state would not load)
+        model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, 12)))
+        return model
+
+    model = fresh()
+    assert BackupAndResume(tmp_path / "backup", steps_per_epoch=6).restore(model) == 2
+    assert float(model.step_counter.numpy()) == 2.0 and int(model.optimizer.iterations.numpy()) == 2
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert np.asarray(model.sampling.seed_generator.state).tolist() != [0, 0]
+    # A corrupt latest backup falls back to the previous one (double checkpoint).
+    (tmp_path / "backup" / "step-2" / "model.weights.h5").write_bytes(b"garbage")
+    assert BackupAndResume(tmp_path / "backup", steps_per_epoch=6).restore(fresh()) == 1
 
 
 def test_non_finite_inputs_are_refused_with_the_index():
