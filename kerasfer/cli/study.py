@@ -15,7 +15,8 @@ def register(subparsers):
                    help="AU data: synthfaces:skin-bias (biased train, clean test), synthfaces, or PREFIX:PATH of a "
                         "reader with AU labels (e.g. manifest:FILE, disfa:PATH) (default: %(default)s)")
     p.add_argument("--out", default="runs/study_au", help="output folder (default: %(default)s)")
-    p.add_argument("--attribute", default="skin", help="protected attribute whose groups are compared (default: %(default)s)")
+    p.add_argument("--attribute", default="skin",
+                   help="protected attribute whose groups are compared (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=3e-3)
@@ -24,7 +25,8 @@ def register(subparsers):
     p.add_argument("--image-size", type=int, default=48)
     p.add_argument("--width", type=int, default=32, help="encoder width of both models (default: %(default)s)")
     p.add_argument("--latent-dim", type=int, default=32)
-    p.add_argument("--n-boot", type=int, default=500, help="bootstrap resamples and permutations (default: %(default)s)")
+    p.add_argument("--n-boot", type=int, default=500,
+                   help="bootstrap resamples and permutations (default: %(default)s)")
     p.add_argument("--heatmap-aus", help="comma-separated AUs to explain (default: the largest baseline gaps)")
     return p
 

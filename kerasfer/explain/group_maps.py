@@ -106,8 +106,8 @@ def difference_maps(group_maps: dict) -> dict[str, np.ndarray]:
     shapes = {np.shape(m) for m in group_maps.values()}
     if len(shapes) != 1:
         raise ValueError(f"every map in `group_maps` must have the same shape; got {sorted(shapes)}.")
-    return {f"{a}{DIFFERENCE_SEPARATOR}{b}": np.asarray(group_maps[a], np.float32) - np.asarray(group_maps[b], np.float32)
-            for a, b in combinations(group_maps, 2)}
+    maps = {name: np.asarray(m, np.float32) for name, m in group_maps.items()}
+    return {f"{a}{DIFFERENCE_SEPARATOR}{b}": maps[a] - maps[b] for a, b in combinations(maps, 2)}
 
 
 def _targets_for(target, subset):

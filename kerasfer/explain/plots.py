@@ -93,7 +93,8 @@ def _as_rows(maps) -> dict:
     for row_name, row in rows.items():
         for column, heat in row.items():
             if np.ndim(heat) != 2:
-                raise ValueError(f"`maps`[{row_name!r}][{column!r}] must be a 2-D (H, W) map; got shape {np.shape(heat)}.")
+                raise ValueError(f"`maps`[{row_name!r}][{column!r}] must be a 2-D (H, W) map; "
+                                 f"got shape {np.shape(heat)}.")
     return rows
 
 

@@ -72,7 +72,8 @@ def tune_thresholds(model, data, *, batch_size: int = 256) -> np.ndarray:
     from kerasfer.models.predict import predict_proba
 
     if data.aus is None:
-        raise ValueError("tune_thresholds needs validation data with Action Unit labels (`aus`); this FaceData has none.")
+        raise ValueError("tune_thresholds needs validation data with Action Unit labels (`aus`); "
+                         "this FaceData has none.")
     probs = predict_proba(model, data, batch_size)
     if probs.shape[1] != data.aus.shape[1]:
         raise ValueError(f"the model outputs {probs.shape[1]} AUs but `data` has {data.aus.shape[1]} AU columns.")
