@@ -18,19 +18,25 @@ SECTIONS = ("summary", "gaps", "groups", "intersections", "leakage", "latent", "
 
 @pytest.fixture(scope="module")
 def result(tiny_faces):
+    """One audit with every part: latent, heatmaps, an intersection."""
     model = EmotionClassifier(input_shape=(32, 32, 3), width=8, latent_dim=8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return audit(model, tiny_faces, ["gender", "skin"], n_boot=50, min_count=10, heatmaps_per_group=4)
 
 
+@pytest.fixture(scope="module")
+def report_html(result, tmp_path_factory):
+    """The report of `result`, written once."""
+    return result.to_html(tmp_path_factory.mktemp("report") / "report.html")
+
+
 def _images(html):
     return re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
 
 
-def test_report_has_every_section_and_embeds_every_plot(result, tmp_path):
-    path = result.to_html(tmp_path / "report.html")
-    html = path.read_text(encoding="utf-8")
+def test_report_has_every_section_and_embeds_every_plot(result, report_html):
+    html = report_html.read_text(encoding="utf-8")
     for section in SECTIONS:
         assert f'<section id="{section}">' in html, section
     # bars + TPR + confusion for 2 attributes, bars + TPR for the intersection, projection, 2 × 2 heatmap grids

@@ -8,8 +8,9 @@ import json
 import re
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
+
+import warnings
 
 import numpy as np
 import pytest
@@ -56,6 +57,7 @@ def _browser():
 
 @pytest.fixture(scope="module")
 def report(tiny_faces, tmp_path_factory):
+    """A report with every part: two attributes and their intersection, latent, heatmaps."""
     model = EmotionClassifier(input_shape=(32, 32, 3), width=8, latent_dim=8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

@@ -13,7 +13,7 @@ _SMALL_COLOR, _BAR_COLOR = "#c7c7c7", "#4c72b0"
 def figure_to_base64(fig, dpi: int = 90) -> str:
     """PNG bytes of `fig`, base64-encoded for an ``<img src="data:image/png;base64,...">``."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi)  # every figure is tight_layout-ed already; "tight" bbox draws twice
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
