@@ -24,6 +24,14 @@ def test_lambda_layer_is_refused(tmp_path):
         load_model(tmp_path / "evil.keras")
 
 
+def test_lambda_function_in_a_layer_config_is_refused(tmp_path):
+    inputs = keras.Input((4,))
+    with pytest.warns(UserWarning, match="lambda"):
+        keras.Model(inputs, keras.layers.Dense(1, activation=lambda x: x * 2)(inputs)).save(tmp_path / "act.keras")
+    with pytest.raises(ValueError, match=r"refusing to load .*activation holds serialized Python code"):
+        load_model(tmp_path / "act.keras")
+
+
 def test_not_a_keras_file_and_missing_file(tmp_path):
     bogus = tmp_path / "model.keras"
     bogus.write_bytes(b"\x00not a zip")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
+
+# Keras serializes a lambda (e.g. ``Dense(activation=lambda x: ...)``) as its marshalled bytecode in
+# base64; a marshalled code object starts with the byte 0xE3, i.e. "4w" in base64.
+_CODE_PREFIX = "4w"
 
 
 def load_model(path, *, compile: bool = True):
@@ -41,6 +46,10 @@ def load_model(path, *, compile: bool = True):
     if '"class_name": "Lambda"' in config or '"class_name":"Lambda"' in config:
         raise ValueError(f"refusing to load {path}: it contains a Lambda layer, i.e. Python code that "
                          "would run on load; rebuild the model without Lambda layers")
+    where = _serialized_code(json.loads(config))
+    if where:
+        raise ValueError(f"refusing to load {path}: {where} holds serialized Python code (a lambda), which would "
+                         "run on load; rebuild the model with named, registered functions")
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     except ValueError as err:
@@ -48,3 +57,23 @@ def load_model(path, *, compile: bool = True):
             raise ValueError(f"refusing to load {path}: it carries executable code "
                              f"(Keras safe_mode: {str(err).splitlines()[0]})") from None
         raise
+
+
+def _serialized_code(config, where="config") -> str | None:
+    """Where in a `.keras` config a lambda's bytecode or a ``__lambda__`` object sits (None: nowhere)."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("Lambda", "__lambda__"):
+            return where
+        value = config.get("value")
+        if isinstance(value, list) and value and isinstance(value[0], str) and value[0].startswith(_CODE_PREFIX):
+            return where
+        for key, item in config.items():
+            found = _serialized_code(item, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(config, list):
+        for i, item in enumerate(config):
+            found = _serialized_code(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
