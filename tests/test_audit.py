@@ -102,6 +102,21 @@ def test_confidence_intervals_contain_the_estimate_and_shrink_as_data_grows():
     assert widths[1] == pytest.approx(widths[0] / np.sqrt(10), rel=0.35)
 
 
+def test_bootstrap_intervals_agree_with_fairlearn_metricframe():
+    from fairlearn.metrics import MetricFrame
+
+    y_true, y_pred, groups = _noisy(800, seed=7, accuracy=(0.85, 0.7))
+    frame = MetricFrame(metrics=accuracy_score, y_true=y_true, y_pred=y_pred, sensitive_features=groups,
+                        n_boot=40, ci_quantiles=[0.025, 0.975], random_state=0)  # MetricFrame: ~0.1 s a resample
+    r = audit_predictions(y_true, y_pred, {"g": groups}, n_boot=400, n_perm=0, intersections=None)
+    ours = r.to_frame("groups").loc["g"]
+    for g in (0, 1):
+        assert ours.loc[str(g), "accuracy"] == pytest.approx(frame.by_group[g])
+        # different resamples, same method: the interval ends agree within Monte Carlo noise (~3 sd)
+        assert ours.loc[str(g), "accuracy_low"] == pytest.approx(frame.by_group_ci[0][g], abs=0.035)
+        assert ours.loc[str(g), "accuracy_high"] == pytest.approx(frame.by_group_ci[1][g], abs=0.035)
+
+
 def test_p_value_large_without_a_gap_and_small_with_a_planted_gap():
     y_true, y_pred, groups = _noisy(1200, seed=2, accuracy=(0.8, 0.8))
     fair = audit_predictions(y_true, y_pred, {"g": groups}, n_boot=0, n_perm=200, intersections=None)
