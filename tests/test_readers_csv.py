@@ -234,3 +234,24 @@ def test_disfa_bad_intensity_and_missing_file(folder, tmp_path):
     data = read_disfa(root, "all", on_error="skip")
     assert data.skipped.counts() == {"malformed row": 1, "incomplete labels": 1, "missing label file": 1}
     assert len(data) == 20 - 1 - 5
+
+
+# ----------------------------------------------------------------------------------------- BP4D
+def test_bp4d_intensities_gender_from_subject_and_not_coded(folder, tmp_path):
+    from kerasfer.data import read_bp4d
+    from kerasfer.data.disfa import BP4D_AUS
+
+    b = mini.make_mini_bp4d(folder / "bp4d", frames=3, seed=9)
+    data = read_bp4d(b.path, "all", image_size=32)
+    truth = b.truth.sort_values(["subject", "task", "frame"])  # the reader's order
+    assert len(data) == 24 and data.au_names == BP4D_AUS
+    np.testing.assert_array_equal(data.aus, truth[list(BP4D_AUS)])
+    np.testing.assert_array_equal(data.attributes["gender"], truth.gender)
+    assert (data.aus[:, 0] == -1).sum() == 4, "intensity 9 = not coded = unknown"
+    test = read_bp4d(b.path, "test", test_subjects=("M002",))
+    assert len(test) == 6 and all("/M002/" in p for p in test.paths)
+    root = shutil.copytree(b.path, tmp_path / "bp4d")
+    (root / "AU_INT" / "AU12" / "F001_T1_AU12.csv").write_text("1,0\n2,6\n3,1\n")
+    with pytest.raises(DataError, match=r"F001_T1_AU12.csv, line 2: malformed row: intensity 6"):
+        read_bp4d(root, "all")
+    assert read_bp4d(root, "all", on_error="skip").skipped.counts() == {"malformed row": 1}

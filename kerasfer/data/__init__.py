@@ -2,7 +2,7 @@
 
 from kerasfer.data.bias import AU_SKIN_BIAS, DEMO_BIAS, BiasSpec
 from kerasfer.data.augment import default_augmentation
-from kerasfer.data.disfa import read_disfa
+from kerasfer.data.disfa import read_bp4d, read_disfa
 from kerasfer.data.errors import DataError, SkippedRecord, SkipReport
 from kerasfer.data.facedata import FaceData
 from kerasfer.data.fairface import as_attribute_task, read_fairface
@@ -28,6 +28,7 @@ __all__ = [
     "default_augmentation",
     "make_synthfaces",
     "read_affectnet",
+    "read_bp4d",
     "read_disfa",
     "read_fairface",
     "read_fer2013",

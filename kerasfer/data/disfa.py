@@ -1,12 +1,19 @@
-"""DISFA (Mavadati et al., 2013) per-frame Action Unit intensities, read as AU occurrence labels.
+"""DISFA and BP4D per-frame Action Unit intensities, read as AU occurrence labels.
 
-Layout::
+DISFA (Mavadati et al., 2013) layout, `read_disfa`::
 
     ActionUnit_Labels/SN001/SN001_au1.txt     rows "frame,intensity" (frame from 1, intensity 0..5)
                        ...  SN001_au26.txt    one file per DISFA AU (1 2 4 5 6 9 12 15 17 20 25 26)
     Images/SN001/00001.png                    frames you extracted from the videos; the frame
                                               number is the last run of digits in the file name
                                               (00001.png, frame_1.jpg, SN001_00001.jpg ...)
+
+BP4D-Spontaneous (Zhang et al., 2014; FERA 2015 intensity labels) layout, `read_bp4d`::
+
+    AU_INT/AU06/F001_T1_AU06.csv              rows "frame,intensity" (0..5; 9 = not coded)
+    Sequences/F001/T1/0001.jpg                frames; frame = last number in the file name
+
+BP4D subject ids start with F (female) or M (male): `read_bp4d` returns that as ``gender``.
 
 An AU counts as **present when its intensity is >= 2** (FACS level B or more; the convention of
 most DISFA AU-detection papers, e.g. DRML and JAA-Net), absent below; set `threshold` to change
@@ -25,6 +32,7 @@ from kerasfer.data.errors import ErrorPolicy
 from kerasfer.data.facedata import FaceData
 from kerasfer.data.files import IMAGE_SUFFIXES, check_images
 
+BP4D_AUS = ("AU06", "AU10", "AU12", "AU14", "AU17")  # the AUs with FERA 2015 intensity labels
 DISFA_AUS = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU09", "AU12", "AU15", "AU17", "AU20", "AU25", "AU26")
 PRESENT_THRESHOLD = 2
 _DIGITS = re.compile(r"(\d+)(?!.*\d)")
@@ -95,6 +103,100 @@ def read_disfa(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD
                     channels=channels, aus=np.stack(aus)[ok], au_names=au_names, skipped=skipped)
 
 
+def read_bp4d(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD, au_names=None,
+              test_subjects=None, test_fraction: float = 0.25, seed: int = 0, image_size: int = 64,
+              channels: int = 3, on_error: str = "raise", verify_images: bool = True) -> FaceData:
+    """Read BP4D frames with AU occurrence from its intensity files (intensity >= `threshold`).
+
+    Args:
+        root: the BP4D folder (``AU_INT/`` and ``Sequences/``).
+        split: ``"train"``, ``"test"`` or ``"all"`` (subject-wise).
+        threshold: intensity (1..5) from which an AU counts as present; 9 (not coded) is unknown.
+        au_names: AU order of the result; default: the AU folders found in ``AU_INT``.
+        test_subjects: subjects of the test split, e.g. ``("F001", "M003")``; default: a seeded
+            `test_fraction` of the subjects.
+        test_fraction: share of subjects in ``"test"`` when `test_subjects` is None.
+        seed: seed of the subject split.
+        image_size: side of the images the pipeline yields.
+        channels: 3 or 1.
+        on_error: ``"raise"`` or ``"skip"`` (see `kerasfer.data.errors`).
+        verify_images: decode every frame of the split once now.
+
+    Returns:
+        A lazily loaded `FaceData` with labels -1, `aus` (0/1/-1), attribute ``gender`` (from the
+        subject id: F female, M male) and ``.skipped``.
+    """
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"`split` must be 'train', 'test' or 'all' (BP4D is split by subject); got {split!r}.")
+    if not (isinstance(threshold, int) and 1 <= threshold <= 5):
+        raise ValueError(f"`threshold` must be an intensity 1..5; got {threshold!r}.")
+    root = Path(root)
+    labels_root = root / "AU_INT"
+    if not labels_root.is_dir():
+        raise FileNotFoundError(f"{root} is not a BP4D folder: {labels_root} does not exist.")
+    folders = {f"AU{int(m.group(1)):02d}": p for p in labels_root.iterdir()
+               if p.is_dir() and (m := re.fullmatch(r"AU0*(\d+)", p.name, re.IGNORECASE))}
+    found = sorted(folders)
+    au_names = tuple(au_names or found)
+    policy = ErrorPolicy(on_error, "BP4D")
+    table = {}  # (subject, task, frame) -> ({AU: 0/1/-1}, line, file)
+    for au in found:
+        for file in sorted(folders[au].glob("*.csv")):
+            match = re.fullmatch(r"([FM]\d+)_(T\d+)_AU\d+", file.stem, re.IGNORECASE)
+            if match is None:
+                policy.fail(file, 0, "malformed label file", "name is not SUBJECT_TASK_AUxx.csv, e.g. F001_T1_AU06.csv")
+                continue
+            subject, task = match.group(1).upper(), match.group(2).upper()
+            for line, fields in _int_rows(file, policy):
+                frame, value = fields
+                if value > 5 and value != 9:
+                    policy.fail(file, line, "malformed row", f"intensity {value} is not 0..5 or 9 (not coded)")
+                    continue
+                present, _, _ = table.setdefault((subject, task, frame), ({}, line, str(file)))
+                present[au] = -1 if value == 9 else int(value >= threshold)
+    subjects = sorted({key[0] for key in table})
+    if not subjects:
+        raise ValueError(f"{labels_root}: no intensity files SUBJECT_TASK_AUxx.csv found.")
+    chosen = set(_subjects_of(split, subjects, test_subjects, test_fraction, seed))
+    paths, aus, genders, lines, sources, frame_files = [], [], [], [], [], {}
+    for (subject, task, frame), (present, line, file) in sorted(table.items()):
+        if subject not in chosen:
+            continue
+        if (subject, task) not in frame_files:
+            frame_files[subject, task] = _frame_files(root / "Sequences" / subject / task)
+        paths.append(frame_files[subject, task].get(frame, root / "Sequences" / subject / task / f"{frame:04d}.jpg"))
+        aus.append([present.get(au, -1) for au in au_names])
+        genders.append(1 if subject.startswith("F") else 0)
+        lines.append(line)
+        sources.append(file)
+    ok = np.ones(len(paths), bool)
+    if verify_images and paths:
+        ok = check_images(paths, lines, policy, sources=sources, channels=channels)
+    skipped = policy.finish()
+    if not ok.any():
+        raise ValueError(f"{root}: no usable frames for split {split!r}.")
+    return FaceData(paths=[str(p) for p, good in zip(paths, ok) if good], image_size=(image_size, image_size),
+                    channels=channels, aus=np.asarray(aus, np.int8)[ok], au_names=au_names,
+                    attributes={"gender": np.asarray(genders)[ok]}, skipped=skipped)
+
+
+def _int_rows(file: Path, policy: ErrorPolicy):
+    """(line, (frame, value)) of a 'frame,value' text file; bad rows go to `policy`."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        policy.fail(file, 0, "malformed label file", "not a text file")
+        return
+    for line, row in enumerate(text.splitlines(), start=1):
+        fields = [f.strip() for f in row.replace("\t", ",").split(",")]
+        if fields == [""]:
+            continue
+        if len(fields) != 2 or not all(f.isascii() and f.isdigit() for f in fields) or int(fields[0]) < 1:
+            policy.fail(file, line, "malformed row", f"expected 'frame,intensity'; got {row!r}")
+            continue
+        yield line, (int(fields[0]), int(fields[1]))
+
+
 def _subjects_of(split, subjects, test_subjects, test_fraction, seed):
     if test_subjects is None:
         if not 0 < test_fraction < 1:
@@ -117,22 +219,12 @@ def _read_subject(folder: Path, subject: str, threshold: int, policy: ErrorPolic
         if not file.is_file():
             policy.fail(file, 0, "missing label file", f"no {au} intensities for {subject}; subject left out")
             return None
-        try:
-            text = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            policy.fail(file, 0, "malformed label file", "not a text file; subject left out")
-            return None
-        for line, row in enumerate(text.splitlines(), start=1):
-            fields = [f.strip() for f in row.replace("\t", ",").split(",")]
-            if fields == [""]:
+        for line, (frame, value) in _int_rows(file, policy):
+            if value > 5:
+                policy.fail(file, line, "malformed row", f"intensity {value} is not 0..5")
                 continue
-            if (len(fields) != 2 or not all(f.isascii() and f.isdigit() for f in fields)
-                    or int(fields[1]) > 5 or int(fields[0]) < 1):
-                policy.fail(file, line, "malformed row", f"expected 'frame,intensity' with intensity 0..5; got {row!r}")
-                continue
-            frame = int(fields[0])
             present, _, _ = table.setdefault(frame, ({}, line, str(file)))
-            present[au] = int(int(fields[1]) >= threshold)
+            present[au] = int(value >= threshold)
     complete = {f: v for f, v in table.items() if len(v[0]) == len(DISFA_AUS)}
     for frame in sorted(set(table) - set(complete)):
         _, line, file = table[frame]

@@ -137,11 +137,3 @@ def _decode_error(path: str) -> str:
     except (tf.errors.InvalidArgumentError, tf.errors.OpError) as err:
         return err.message.strip().splitlines()[-1][:200] if err.message else type(err).__name__
     return f"empty image of shape {tuple(image.shape)}"
-
-
-def resolve_image(root: Path, relative: str) -> Path:
-    """`root / relative`, refusing absolute paths and ``..`` that leave `root` (a manifest stays in its folder)."""
-    candidate = Path(relative)
-    if candidate.is_absolute():
-        return candidate
-    return root / candidate

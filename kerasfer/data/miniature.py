@@ -277,6 +277,42 @@ def make_mini_disfa(root, subjects=("SN001", "SN002", "SN003", "SN004"), frames:
     return Miniature(root, f"disfa:{root}", pd.DataFrame(rows))
 
 
+def make_mini_bp4d(root, subjects=("F001", "M001", "F002", "M002"), tasks=("T1", "T2"), frames: int = 3, *,
+                   seed: int = 0) -> Miniature:
+    """A miniature BP4D: ``AU_INT/AUxx/SUBJECT_TASK_AUxx.csv`` (rows ``frame,intensity``, 0..5 and
+    9 = not coded) and frames ``Sequences/SUBJECT/TASK/NNNN.jpg``.
+
+    Returns:
+        A `Miniature`; truth columns ``subject, task, frame, gender`` and one 0/1/-1 column per AU.
+    """
+    import pandas as pd
+
+    from kerasfer.data.disfa import BP4D_AUS
+
+    root = Path(root)
+    n = len(subjects) * len(tasks) * frames
+    faces = make_synthfaces(n, seed=seed, image_size=64)
+    rng = np.random.default_rng(seed)
+    present = np.stack([faces.aus[:, ACTION_UNITS.index(au)] if au in ACTION_UNITS else rng.integers(0, 2, n)
+                        for au in BP4D_AUS], axis=1)
+    intensity = np.where(present == 1, rng.integers(2, 6, present.shape), rng.integers(0, 2, present.shape))
+    intensity[::7, 0] = 9  # not coded
+    present[::7, 0] = -1
+    rows, k = [], 0
+    for subject in subjects:
+        for task in tasks:
+            block = slice(k, k + frames)
+            for f in range(frames):
+                _write(root / "Sequences" / subject / task / f"{f + 1:04d}.jpg", _jpeg(faces.images[k + f]))
+                rows.append({"subject": subject, "task": task, "frame": f + 1, "gender": int(subject[0] == "F"),
+                             **dict(zip(BP4D_AUS, present[k + f]))})
+            for j, au in enumerate(BP4D_AUS):
+                text = "".join(f"{f + 1},{v}\n" for f, v in enumerate(intensity[block, j]))
+                _write(root / "AU_INT" / au / f"{subject}_{task}_{au}.csv", text.encode())
+            k += frames
+    return Miniature(root, f"bp4d:{root}", pd.DataFrame(rows))
+
+
 # ----------------------------------------------------------------------------------- helpers
 def _place_in_photo(face: np.ndarray, template_points: np.ndarray, rng):
     """Paste an aligned face into a larger 'photo' with a random similarity transform.

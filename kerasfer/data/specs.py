@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kerasfer.data.bias import NAMED_BIASES
-from kerasfer.data.disfa import read_disfa
+from kerasfer.data.disfa import read_bp4d, read_disfa
 from kerasfer.data.fairface import read_fairface
 from kerasfer.data.fer2013 import read_fer2013
 from kerasfer.data.manifest import read_affectnet, read_manifest
@@ -29,6 +29,7 @@ READERS: dict = {
     "manifest": read_manifest,
     "affectnet": read_affectnet,
     "disfa": read_disfa,
+    "bp4d": read_bp4d,
 }
 
 
