@@ -112,27 +112,35 @@ class BackupAndResume(keras.callbacks.BackupAndRestore):
         self._since_save = 0
 
     # ----------------------------------------------------------------------------- restoring
-    def restore(self, model) -> int:
-        """Load the latest readable backup into `model` (built, compiled).
+    def available_steps(self) -> list[int]:
+        """Steps of the backups on disk, latest first (empty when there is none)."""
+        latest = Path(self.backup_dir) / "latest.json"
+        if not latest.is_file():
+            return []
+        pointer = json.loads(latest.read_text())
+        names = [pointer["checkpoint"], pointer.get("previous")]
+        return [int(name.split("-")[1]) for name in names if name and (Path(self.backup_dir) / name).is_dir()]
+
+    def restore(self, model, step=None) -> int:
+        """Load the latest readable backup (or the one taken at `step`) into `model` (built, compiled).
 
         Args:
             model: the model being trained; its optimizer is built first if needed.
+            step: load this step's backup (0: none, start afresh); default the latest readable one.
 
         Returns:
             The global step the backup was taken at (0 when there is none).
+
+        Raises:
+            ValueError: no backup can be read (or none at `step`).
         """
         self._restored = True
-        latest = Path(self.backup_dir) / "latest.json"
-        if not latest.is_file():
-            return 0
-        pointer = json.loads(latest.read_text())
+        steps = self.available_steps() if step is None else ([step] if step else [])
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         errors = []
-        for name in [pointer["checkpoint"], pointer.get("previous")]:
-            if not name:
-                continue
-            folder = Path(self.backup_dir) / name
+        for candidate in steps:
+            folder = Path(self.backup_dir) / f"step-{candidate}"
             try:
                 model.load_weights(folder / "model.weights.h5")
                 with np.load(folder / "seeds.npz") as seeds:
@@ -142,8 +150,11 @@ class BackupAndResume(keras.callbacks.BackupAndRestore):
                 return self.step
             except (OSError, ValueError, KeyError) as err:  # unreadable: try the previous backup
                 errors.append(f"{folder}: {err}")
-        raise ValueError(f"no readable backup in {self.backup_dir} (written by another model or command? delete the "
-                         f"folder to start afresh): " + "; ".join(errors))
+        if errors:
+            raise ValueError(f"no readable backup in {self.backup_dir} (written by another model or command? delete "
+                             f"the folder to start afresh): " + "; ".join(errors))
+        self.step = 0
+        return 0
 
     def on_train_begin(self, logs=None):
         if not self._restored:  # used on its own with `fit`: restore the epoch at least

@@ -122,7 +122,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         backup = BackupAndResume(backup_dir, steps_per_epoch=per_epoch, save_freq=backup_freq,
                                  double_checkpoint=True, delete_checkpoint=False)
         started = time.perf_counter()
-        start_step = backup.restore(model)
+        start_step = backup.restore(model, _common_step(strategy, backup.available_steps()) if not with_fit else None)
         restore_seconds = time.perf_counter() - started
         if int(model.optimizer.iterations.numpy()) != start_step:  # Keras skips a mismatched optimizer state
             raise ValueError(f"the backup in {backup_dir} does not match this run (optimizer at step "
@@ -161,7 +161,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                 fits.append(dict(x=stream(first_epoch * per_epoch), steps_per_epoch=per_epoch,
                                  initial_epoch=first_epoch, epochs=epochs))
             for kwargs in fits:
-                history = model.fit(**kwargs, callbacks=all_callbacks, validation_data=validation, verbose=verbose)
+                history = model.fit(**kwargs, callbacks=all_callbacks, validation_data=validation, verbose=verbose,
+                                    shuffle=False)  # the stream is shuffled per epoch already
                 for key, values in history.history.items():
                     logs.setdefault(key, []).extend(values)
                 if model.stop_training:
@@ -184,3 +185,26 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
             write_json(out / "metrics.json", metrics)
         shutil.rmtree(backup.backup_dir, ignore_errors=True)
     return model, metrics
+
+
+def _common_step(strategy, steps) -> int:
+    """The latest backup step every worker of a multi-worker run holds (0: start afresh).
+
+    Workers back up at the same steps, but a crash can land between two workers' writes; each keeps
+    its previous backup too, so they always share one of their last two.
+    """
+    import tensorflow as tf
+
+    mine = (list(steps) + [-1, -1])[:2]
+
+    @tf.function
+    def gather():
+        local = tf.constant(mine, tf.int64)
+        return strategy.run(lambda: tf.distribute.get_replica_context().all_gather(local[None], axis=0))
+
+    everyone = strategy.experimental_local_results(gather())[0].numpy()
+    shared = set(everyone[0].tolist())
+    for row in everyone[1:]:
+        shared &= set(row.tolist())
+    shared.discard(-1)
+    return max(shared, default=0)

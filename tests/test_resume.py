@@ -16,7 +16,7 @@ import pytest
 from kerasfer.callbacks import BackupAndResume
 from kerasfer.data import make_synthfaces
 from kerasfer.epochs import epoch_stream, steps_per_epoch
-from kerasfer.models import FairVAE, load_model
+from kerasfer.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
