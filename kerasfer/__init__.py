@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from kerasfer.constants import ACTION_UNITS, ATTRIBUTES, EMOTIONS
 from kerasfer.data import BiasSpec, FaceData, make_synthfaces
+from kerasfer.training import train_model  # light: TensorFlow is imported when it is called
 
 __all__ = [
     "ACTION_UNITS",
@@ -12,4 +13,5 @@ __all__ = [
     "BiasSpec",
     "FaceData",
     "make_synthfaces",
+    "train_model",
 ]
