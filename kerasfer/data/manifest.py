@@ -162,7 +162,7 @@ def read_affectnet(root, split: str = "train", *, image_size: int = 64, channels
         records.append((line, row["subDirectory_filePath"], AFFECTNET_TO_CANONICAL[int(code)], None, {}, None))
     return _finish(records, "train" if split == "all" else split, root / "Manually_Annotated_Images", csv, policy,
                    image_size=image_size, channels=channels, group_names={}, au_names=None,
-                   has_split=True if split == "test" or not val_fraction else False,
+                   has_split=split == "test" or not val_fraction,
                    val_fraction=val_fraction, test_fraction=0.0, seed=seed, verify_images=verify_images,
                    fixed_split="test" if split == "test" else "train")
 
