@@ -17,15 +17,15 @@ def register(subparsers):
     p.add_argument("--out", default="runs/study_au", help="output folder (default: %(default)s)")
     p.add_argument("--attribute", default="skin",
                    help="protected attribute whose groups are compared (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=3e-3)
-    p.add_argument("--n-train", type=int, default=4000, help="SynthFaces training faces (default: %(default)s)")
+    p.add_argument("--n-train", type=int, default=3000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=1200, help="SynthFaces test faces (default: %(default)s)")
-    p.add_argument("--image-size", type=int, default=48)
+    p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--width", type=int, default=32, help="encoder width of both models (default: %(default)s)")
     p.add_argument("--latent-dim", type=int, default=32)
-    p.add_argument("--n-boot", type=int, default=500,
+    p.add_argument("--n-boot", type=int, default=200,
                    help="bootstrap resamples and permutations (default: %(default)s)")
     p.add_argument("--heatmap-aus", help="comma-separated AUs to explain (default: the largest baseline gaps)")
     return p
@@ -46,6 +46,8 @@ def run(args) -> int:
     if args.study not in STUDIES:
         raise UsageError(f"unknown study {args.study!r}; use one of {', '.join(STUDIES)}")
 
+    import warnings
+
     from kerasfer.data.specs import load_data
     from kerasfer.study import au_bias
 
@@ -53,9 +55,13 @@ def run(args) -> int:
     train = load_data(args.data, split="train", n=args.n_train, **common)
     test = load_data(args.data, split="test", n=args.n_test, **common)
     aus = [a.strip() for a in args.heatmap_aus.split(",") if a.strip()] if args.heatmap_aus else None
-    result = au_bias(train, test, attribute=args.attribute, epochs=args.epochs, out=args.out, seed=args.seed,
-                     batch_size=args.batch_size, learning_rate=args.learning_rate, width=args.width,
-                     latent_dim=args.latent_dim, n_boot=args.n_boot, heatmap_aus=aus, verbose=1)
+    with warnings.catch_warnings():  # small-group warnings are in result.notes, printed once below
+        warnings.simplefilter("ignore", UserWarning)
+        result = au_bias(train, test, attribute=args.attribute, epochs=args.epochs, out=args.out, seed=args.seed,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate, width=args.width,
+                         latent_dim=args.latent_dim, n_boot=args.n_boot, heatmap_aus=aus, verbose=1)
+    for note in result.notes:
+        print(f"note: {note}")
     print(result.summary_text())
     print(f"wrote {result.files['report']} (and study.json, CSV tables, figures/, both models)")
     return 0

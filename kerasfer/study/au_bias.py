@@ -105,8 +105,9 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     if unknown:
         raise ValueError(f"`heatmap_aus` {unknown} are not AUs of the test data {test.au_names}.")
     heatmaps = {name: _heatmaps(models[name], test, attribute, aus, heatmaps_per_group, seed) for name in MODELS}
+    notes = [f"{name}: {note}" for name in MODELS for note in audits[name].notes]
     result = StudyResult(attribute=attribute, summary=summary, per_au=per_au, gaps=gaps, thresholds=thresholds,
-                         heatmaps=heatmaps, audits=audits, settings={**settings, "heatmap_aus": aus})
+                         heatmaps=heatmaps, audits=audits, notes=notes, settings={**settings, "heatmap_aus": aus})
     if out is not None:
         from kerasfer.study.report import write_study
 

@@ -128,6 +128,7 @@ def study_context(result, figures: dict) -> dict:
         "f1_png": figures.get("f1_by_group"),
         "heatmap_sections": heatmap_sections,
         "heatmap_aus": settings.get("heatmap_aus", []),
+        "notes": result.notes,
         "level_pct": 95,
     }
 

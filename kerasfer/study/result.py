@@ -28,6 +28,7 @@ class StudyResult:
         audits: model → the `kerasfer.fairness.AuditResult` behind the tables.
         files: name → path of every file written (report, JSON, CSVs, PNGs, models); empty when
             the study ran without `out`.
+        notes: the audits' warnings (small groups, NaN gaps), prefixed with the model.
         settings: sizes, epochs, seeds and the data the study ran on.
     """
 
@@ -39,6 +40,7 @@ class StudyResult:
     heatmaps: dict
     audits: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
 
     def to_frame(self, table: str = "summary") -> pd.DataFrame:
@@ -74,6 +76,7 @@ class StudyResult:
             "per_au": self.per_au.to_dict("records"),
             "gaps": self.gaps.to_dict("records"),
             "files": {k: str(v) for k, v in self.files.items()},
+            "notes": list(self.notes),
         }
 
     def _repr_html_(self) -> str:
