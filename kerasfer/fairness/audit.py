@@ -239,13 +239,13 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
     for key in ("mean_f1", "mean_auc"):
         low, high = _interval(boot_summary, key, summary[key][0].shape, level)
         rows[key], rows[f"{key}_low"], rows[f"{key}_high"] = summary[key][0], low, high
+    per_au = {key: (point[key][0], *_interval(boot, key, point[key][0].shape, level)) for key in ("f1", "auc")}
     class_rows = []
     for g in np.flatnonzero(present):
         for a, au in enumerate(au_names):
             row = {"attribute": name, "group": group_names[g], "class": au}
-            for key in ("f1", "auc"):
-                low, high = _interval(boot, key, point[key][0].shape, level)
-                row[key], row[f"{key}_low"], row[f"{key}_high"] = point[key][0, g, a], low[g, a], high[g, a]
+            for key, (value, low, high) in per_au.items():
+                row[key], row[f"{key}_low"], row[f"{key}_high"] = value[g, a], low[g, a], high[g, a]
             class_rows.append(row)
     gap_rows = []
     for metric in ("f1_difference", "auc_difference", "mean_f1_difference", "mean_auc_difference",
@@ -256,7 +256,7 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
         nulls = None if null_summary is None or metric.startswith("worst") else null_summary[metric]
         p = permutation_p_value(summary[metric][0], nulls) if nulls is not None else np.full(values.shape, np.nan)
         p = np.atleast_1d(p)
-        targets = au_names if values.size > 1 else ("all",)
+        targets = au_names if metric in ("f1_difference", "auc_difference") else ("all",)  # per AU or one value
         for i, target in enumerate(targets):
             gap_rows.append({"attribute": name, "metric": metric if target == "all" else f"{metric} ({target})",
                              "value": float(values[i]), "ci_low": float(low[i]), "ci_high": float(high[i]),

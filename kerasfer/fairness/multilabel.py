@@ -72,9 +72,11 @@ def au_permutation_metrics(aus, probs, groups, num_groups: int, n_perm: int, see
     """
     aus, probs, groups = np.asarray(aus), np.asarray(probs, np.float64), np.asarray(groups, np.int64)
     num_aus = aus.shape[1]
-    positive, negative = (aus == 1).astype(np.float64), (aus == 0).astype(np.float64)
-    predicted = (probs >= THRESHOLD).astype(np.float64)
-    rank = np.stack([np.unique(probs[:, a], return_inverse=True)[1].ravel() for a in range(num_aus)], axis=1)
+    # float32 indicators and int32 ranks: exact for counts below 2**24, half the memory traffic
+    positive, negative = (aus == 1).astype(np.float32), (aus == 0).astype(np.float32)
+    predicted = (probs >= THRESHOLD).astype(np.float32)
+    rank = np.stack([np.unique(probs[:, a], return_inverse=True)[1].ravel() for a in range(num_aus)],
+                    axis=1).astype(np.int32)
     sizes = np.bincount(groups, minlength=num_groups)
     f1 = np.full((n_perm, num_groups, num_aus), np.nan)
     auc = np.full((n_perm, num_groups, num_aus), np.nan)
@@ -147,12 +149,13 @@ def _auc_from_ranks(positive, negative, starts):
         (r, A) AUC.
     """
     running = np.cumsum(negative, axis=0)
-    before_block = np.concatenate([np.zeros((1, negative.shape[1])), running[starts[1:] - 1]], axis=0)
-    block = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(negative))))
-    below = running - negative - before_block[block]  # negative weight strictly below, within the AU
-    wins = np.add.reduceat(positive * (below + 0.5 * negative), starts, axis=0)
+    ends = np.append(starts[1:], len(negative)) - 1
+    before = np.concatenate([np.zeros((1, negative.shape[1])), running[ends[:-1]]], axis=0)  # (A, r)
+    positives = np.add.reduceat(positive, starts, axis=0)
+    # Σ pos·(negatives strictly below + ½ tied) = Σ pos·(running − ½ neg) − (negatives of earlier AUs)·Σ pos
+    wins = np.add.reduceat(positive * (running - 0.5 * negative), starts, axis=0) - before * positives
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (wins / (np.add.reduceat(positive, starts, axis=0) * np.add.reduceat(negative, starts, axis=0))).T
+        return (wins / (positives * (running[ends] - before))).T
 
 
 def weighted_auc(y_true, scores, weights) -> np.ndarray:
