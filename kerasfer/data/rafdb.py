@@ -80,7 +80,8 @@ def read_rafdb(root, split: str = "train", *, variant: str = "aligned", align: b
         seed: seed of the val split.
         verify_images: decode every image once now, so corrupt files are caught here.
         extract_dir: where to extract image zips (default: beside the zip).
-        cache_dir: where re-aligned images go (default ``Image/realigned`` under `root`).
+        cache_dir: where re-aligned images go (default ``Image/realigned`` under `root`); files
+            already there are reused, delete the folder to re-align.
 
     Returns:
         A `FaceData` with `paths`, canonical `labels`, attributes ``gender``, ``race`` and ``age``
@@ -128,7 +129,6 @@ def read_rafdb(root, split: str = "train", *, variant: str = "aligned", align: b
     stems = [Path(n).stem for n in names]
     if variant == "aligned":
         paths = [folder / f"{s}_aligned.jpg" for s in stems]
-        paths = [p if p.exists() else p.with_suffix(".png") if p.with_suffix(".png").exists() else p for p in paths]
     else:
         paths = [folder / n for n in names]
     ok = np.ones(len(paths), bool)
