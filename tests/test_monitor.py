@@ -49,3 +49,15 @@ def test_monitor_checks_its_arguments(tiny_faces):
         FairnessMonitor(tiny_faces, ["height"])
     with pytest.raises(ValueError, match="every"):
         FairnessMonitor(tiny_faces, every=0)
+
+
+def test_monitor_logs_mean_f1_of_an_au_model(tiny_faces):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(len(tiny_faces.au_names), activation="sigmoid")(x))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(tiny_faces.images.astype("float32"), np.maximum(tiny_faces.aus, 0).astype("float32"),
+                        epochs=1, verbose=0, callbacks=[FairnessMonitor(tiny_faces, ["skin"], min_count=10)])
+    logs = history.history
+    assert {"val_skin_light_mean_f1", "val_skin_dark_mean_f1", "val_skin_mean_f1_difference"} <= set(logs)
+    assert 0 <= logs["val_skin_mean_f1_difference"][0] <= 1

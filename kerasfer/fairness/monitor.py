@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -83,7 +85,9 @@ class FairnessMonitor(keras.callbacks.Callback):
             groups, names = self.data.attributes[name], self.data.group_names[name]
             known = groups >= 0
             metrics = au_group_metrics(self.data.aus[known], probs[known], groups[known], len(names))
-            mean_f1 = np.nanmean(metrics["f1"][0], axis=-1)
+            with warnings.catch_warnings():  # a group without any positive AU has no F1: NaN, logged as such
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean_f1 = np.nanmean(metrics["f1"][0], axis=-1)
             kept = mean_f1[metrics["count"][0] >= self.min_count]
             for g, group in enumerate(names):
                 if metrics["count"][0, g]:
