@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasfer.constants import ACTION_UNITS
 from kerasfer.data.errors import ErrorPolicy
 from kerasfer.data.facedata import FaceData
 from kerasfer.data.files import IMAGE_SUFFIXES, check_images
@@ -242,6 +241,3 @@ def _frame_files(folder: Path) -> dict:
             frames[int(match.group(1))] = file
     return frames
 
-
-# Kept for users who train kerasfer's AU head: DISFA AUs that kerasfer.ACTION_UNITS also has.
-SHARED_WITH_KERASFER = tuple(au for au in DISFA_AUS if au in ACTION_UNITS)
