@@ -240,4 +240,3 @@ def _frame_files(folder: Path) -> dict:
         if match and file.suffix.lower() in IMAGE_SUFFIXES:
             frames[int(match.group(1))] = file
     return frames
-
