@@ -11,7 +11,8 @@ from sklearn.metrics import accuracy_score
 def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.DataFrame]:
     """Accuracy and count per group of each protected attribute (fairlearn `MetricFrame`).
 
-    Samples whose group is unknown (-1) are left out of that attribute's table.
+    Samples whose group is unknown (-1) are left out of that attribute's table, and samples whose
+    label is unknown (-1) out of every table.
 
     Args:
         y_true: (N,) true label indices.
@@ -26,7 +27,7 @@ def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.Da
     tables = {}
     for name in attributes or data.attribute_names:
         data.check_attribute(name)
-        known = data.attributes[name] >= 0
+        known = (data.attributes[name] >= 0) & (y_true >= 0)
         frame = MetricFrame(
             metrics={"accuracy": accuracy_score, "count": count},
             y_true=y_true[known],
@@ -50,9 +51,14 @@ def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
         attributes: attributes to include; default all.
 
     Returns:
-        ``{"accuracy", "worst_group_accuracy", "worst_group", "per_group": {attr: {group:
-        {"accuracy", "count"}}}}`` with plain Python numbers (JSON-ready).
+        ``{"accuracy", "worst_group_accuracy", "worst_group", "n_unknown_label", "per_group":
+        {attr: {group: {"accuracy", "count"}}}}`` with plain Python numbers (JSON-ready); samples
+        with an unknown label (-1) are counted in ``n_unknown_label`` and scored nowhere.
     """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labelled = y_true >= 0
+    if not labelled.any():
+        raise ValueError("accuracy_summary needs labelled samples; every label is unknown (-1).")
     tables = per_group_accuracy(y_true, y_pred, data, attributes)
     per_group = {
         name: {group: {"accuracy": float(row["accuracy"]), "count": int(row["count"])}
@@ -64,8 +70,9 @@ def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
         default=(float("nan"), None),
     )
     return {
-        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "accuracy": float(np.mean(y_true[labelled] == y_pred[labelled])),
         "worst_group_accuracy": worst[0],
         "worst_group": worst[1],
+        "n_unknown_label": int((~labelled).sum()),
         "per_group": per_group,
     }
