@@ -76,7 +76,8 @@ def test_report_of_an_au_model_without_latent(tiny_faces, tmp_path):
         assert f'<section id="{section}">' in html, section
     assert "Action Unit (multi-label) model" in html and "Mean-AUC diff." in html
     assert "Not measured" in html  # no encoder_model(): leakage explained, not silently missing
-    assert len(_images(html)) == 2 + 2  # bars + per-AU F1 for skin; heatmap means + differences
+    assert len(_images(html)) == 2 + 2  # bars + per-AU AUC for skin; heatmap means + differences
+    assert "Differences per Action Unit" in html and "<td>AU12</td>" in html
 
 
 def test_cli_audit_writes_report_audit_and_metrics(tmp_path, capsys):

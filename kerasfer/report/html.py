@@ -116,6 +116,7 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "projection_png": plots.figure_to_base64(plots.latent_projection(result.projection, base))
         if figures and result.projection else None,
         "heatmaps": _heatmap_figures(result) if figures else [],
+        "au_gap_rows": [] if emotion else _au_gap_rows(result),
         "heatmap_target": settings.get("heatmap_target", ""),
         "notes": result.notes,
         "unknown": result.unknown,
@@ -162,6 +163,22 @@ def _gap_table(result):
     return header, rows
 
 
+def _au_gap_rows(result):
+    """Per Action Unit and attribute: the F1 and AUC differences between groups with CI and p."""
+    rows = []
+    per_au = result.gaps[result.gaps["metric"].str.contains("(", regex=False)]
+    for (attribute, au), frame in per_au.groupby(
+            [per_au["attribute"], per_au["metric"].str.extract(r"\((.*)\)")[0]], sort=False):
+        cells = []
+        for kind in ("f1_difference", "auc_difference"):
+            r = frame[frame["metric"] == f"{kind} ({au})"].iloc[0]
+            cells.append({"value": _num(r["value"]), "ci": _ci(r["ci_low"], r["ci_high"]),
+                          "p": _p(r["p_value"]) if np.isfinite(r["p_value"]) else "",
+                          "significant": bool(np.isfinite(r["p_value"]) and r["p_value"] < SIGNIFICANCE)})
+        rows.append({"attribute": attribute, "au": au, "cells": cells})
+    return rows
+
+
 def _attribute_section(result, attribute, group_metrics, overall, emotion, figures):
     table = result.groups[result.groups["attribute"] == attribute]
     rows = [{"group": r["group"], "count": int(r["count"]), "small": bool(r["small"]),
@@ -177,8 +194,9 @@ def _attribute_section(result, attribute, group_metrics, overall, emotion, figur
         images.append(("per-group " + " and ".join(m.replace("_", " ") for m in group_metrics)
                        + f" with {int(round(100 * result.settings.get('level', 0.95)))} % bootstrap CIs",
                        plots.figure_to_base64(plots.group_bars(result.groups, attribute, group_metrics, overall))))
-        images.append((f"{class_metrics[0].upper()} per class and group",
-                       plots.figure_to_base64(plots.class_rates(result.per_class, attribute, class_metrics[0]))))
+        chart = "tpr" if emotion else "auc"  # AU: AUC needs no threshold, so it reads even for uncalibrated models
+        images.append((f"{chart.upper()} per {'emotion' if emotion else 'Action Unit'} and group",
+                       plots.figure_to_base64(plots.class_rates(result.per_class, attribute, chart))))
         # confusion matrices for single attributes only: intersections would need up to G1·G2 panels
         if emotion and result.confusion.get(attribute) and attribute in result.settings.get("attributes", []):
             images.append(("confusion matrices per group (rows: truth, share of the true class)",
