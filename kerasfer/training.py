@@ -143,30 +143,15 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     validation = None
     if validation_data is not None:
         validation = validation_data.dataset(batch_size, shuffle=False, drop_remainder=drop_remainder)
-    first_epoch, first_batch = divmod(start_step, per_epoch)
     logs = {}
     if start_step < epochs * per_epoch:
-        if not with_fit:
-            history = fit_loop(model, stream(start_step), steps_per_epoch=per_epoch, epochs=epochs,
-                               initial_step=start_step, callbacks=all_callbacks, validation_data=validation,
-                               verbose=verbose if chief else 0, strategy=strategy)
-            logs = history.history
+        if with_fit:
+            logs = _fit_from_step(model, stream, start_step=start_step, steps_per_epoch=per_epoch, epochs=epochs,
+                                  callbacks=all_callbacks, validation_data=validation, verbose=verbose)
         else:
-            fits = []
-            if first_batch:  # finish the interrupted epoch first: `fit` epochs have a fixed length
-                fits.append(dict(x=stream(start_step, stop_epoch=first_epoch + 1), steps_per_epoch=per_epoch - first_batch,
-                                 initial_epoch=first_epoch, epochs=first_epoch + 1))
-                first_epoch += 1
-            if first_epoch < epochs:
-                fits.append(dict(x=stream(first_epoch * per_epoch), steps_per_epoch=per_epoch,
-                                 initial_epoch=first_epoch, epochs=epochs))
-            for kwargs in fits:
-                history = model.fit(**kwargs, callbacks=all_callbacks, validation_data=validation, verbose=verbose,
-                                    shuffle=False)  # the stream is shuffled per epoch already
-                for key, values in history.history.items():
-                    logs.setdefault(key, []).extend(values)
-                if model.stop_training:
-                    break
+            logs = fit_loop(model, stream(start_step), steps_per_epoch=per_epoch, epochs=epochs,
+                            initial_step=start_step, callbacks=all_callbacks, validation_data=validation,
+                            verbose=verbose if chief else 0, strategy=strategy).history
     if nan_guard.report is not None:
         raise NonFiniteLossError(f"{name}: {nan_guard.message()}; the last finite backup (if any) is in "
                                  f"{backup.backup_dir if backup else 'nowhere (no `out`)'}")
@@ -185,6 +170,34 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
             write_json(out / "metrics.json", metrics)
         shutil.rmtree(backup.backup_dir, ignore_errors=True)
     return model, metrics
+
+
+def _fit_from_step(model, stream, *, start_step, steps_per_epoch, epochs, callbacks, validation_data, verbose):
+    """`model.fit` from global step `start_step`: the rest of an interrupted epoch, then whole epochs.
+
+    `fit` epochs have a fixed length, so a run resumed mid-epoch takes two `fit` calls.
+
+    Returns:
+        The merged History dict.
+    """
+    first_epoch, first_batch = divmod(start_step, steps_per_epoch)
+    fits = []
+    if first_batch:
+        fits.append(dict(x=stream(start_step, stop_epoch=first_epoch + 1), steps_per_epoch=steps_per_epoch - first_batch,
+                         initial_epoch=first_epoch, epochs=first_epoch + 1))
+        first_epoch += 1
+    if first_epoch < epochs:
+        fits.append(dict(x=stream(first_epoch * steps_per_epoch), steps_per_epoch=steps_per_epoch,
+                         initial_epoch=first_epoch, epochs=epochs))
+    logs = {}
+    for kwargs in fits:
+        history = model.fit(**kwargs, callbacks=callbacks, validation_data=validation_data, verbose=verbose,
+                            shuffle=False)  # the stream is shuffled per epoch already
+        for key, values in history.history.items():
+            logs.setdefault(key, []).extend(values)
+        if model.stop_training:
+            break
+    return logs
 
 
 def _common_step(strategy, steps) -> int:

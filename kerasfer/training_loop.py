@@ -81,6 +81,7 @@ def fit_loop(model, dataset, *, steps_per_epoch: int, epochs: int, initial_step:
         epoch_logs = {k: float(v) for k, v in logs.items()}
         if validation_data is not None and not model.stop_training:
             model.reset_metrics()
+            val_logs = {}
             for batch in strategy.experimental_distribute_dataset(validation_data):
                 val_logs = test_step(batch)
             epoch_logs.update({f"val_{k}": float(v) for k, v in val_logs.items()})
