@@ -43,6 +43,10 @@ def run(args) -> int:
     from kerasfer.distribute import is_chief, make_strategy
     from kerasfer.training import train_model
 
+    for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                          ("--n-train", args.n_train), ("--n-test", args.n_test)):
+        if value <= 0:  # before any data is rendered or read
+            raise ValueError(f"{option} must be a positive integer; got {value}")
     strategy = make_strategy(args.strategy)  # before any other TensorFlow work (multi-worker collectives)
     train = load_data(args.data, split="train", n=args.n_train, seed=args.seed, image_size=args.image_size)
     test = load_data(args.data, split="test", n=args.n_test, seed=args.seed, image_size=args.image_size)
