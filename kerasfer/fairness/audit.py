@@ -434,7 +434,9 @@ def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points:
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(data), min(len(data), max_points), replace=False))
     flat = latents[pick].reshape(len(pick), -1)
-    coords = PCA(n_components=2, random_state=seed).fit_transform(StandardScaler().fit_transform(flat))
+    coords = PCA(n_components=min(2, flat.shape[1]), random_state=seed).fit_transform(StandardScaler().fit_transform(flat))
+    if coords.shape[1] < 2:  # a one-dimensional latent: draw it against zero
+        coords = np.pad(coords, ((0, 0), (0, 1)))
     result.projection = {"x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),
                          "groups": {name: data.group_labels(name)[pick].tolist() for name in attributes},
                          "order": {name: list(data.group_names[name]) for name in attributes}}
