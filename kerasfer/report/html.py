@@ -41,11 +41,7 @@ def render_report(result, title: str | None = None) -> str:
     Returns:
         The HTML text (UTF-8, no external resources).
     """
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    env = Environment(loader=PackageLoader("kerasfer.report", "templates"), autoescape=select_autoescape(["html"]),
-                      trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html").render(**report_context(result, title))
+    return _template("report.html").render(**report_context(result, title))
 
 
 def write_report(result, path, *, title: str | None = None) -> Path:
@@ -69,12 +65,16 @@ def write_report(result, path, *, title: str | None = None) -> Path:
 
 def notebook_html(result) -> str:
     """A compact HTML view for Jupyter (`AuditResult._repr_html_`): summary, gaps and group tables."""
-    context = report_context(result, None, figures=False)
+    return _template("notebook.html").render(**report_context(result, None, figures=False))
+
+
+def _template(name: str):
+    """A template of kerasfer/report/templates, HTML-escaping every value."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("kerasfer.report", "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("notebook.html").render(**context)
+    return env.get_template(name)
 
 
 def report_context(result, title=None, *, figures: bool = True) -> dict:
@@ -98,6 +98,7 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
     for attribute in list(base) + list(crossed):
         sections[attribute] = _attribute_section(result, attribute, group_metrics, overall, emotion, figures)
     model = settings.get("model", "model")
+    gap_header, gap_rows = _gap_table(result)
     return {
         "title": title or f"Fairness audit — {model}",
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -107,8 +108,8 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "level_pct": int(round(100 * settings.get("level", 0.95))),
         "headline": _headline(result, group_metrics),
         "summary_lines": result.summary().splitlines(),
-        "gap_header": _gap_table(result)[0],
-        "gap_rows": _gap_table(result)[1],
+        "gap_header": gap_header,
+        "gap_rows": gap_rows,
         "group_metric_labels": [m.replace("_", " ") for m in group_metrics],
         "base_sections": [sections[a] for a in base],
         "cross_sections": [sections[a] for a in crossed],
