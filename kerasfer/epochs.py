@@ -4,11 +4,15 @@ Resuming mid-epoch needs the interrupted epoch's batches in the *same order* as 
 saw them. `FaceData.dataset(shuffle=True)` reshuffles every time it is iterated, so its k-th
 epoch depends on how many epochs this process already ran; here every epoch is shuffled with
 its own seed ``(seed, epoch)`` instead, and the stream simply skips the steps already done.
+Images in memory are shuffled in a tf.data buffer; images on disk by permuting the file list
+(so only the batches' files are decoded).
 """
 
 from __future__ import annotations
 
 import functools
+
+import numpy as np
 
 #: Epoch e is shuffled with seed ``seed * EPOCH_SEED_STRIDE + e``.
 EPOCH_SEED_STRIDE = 100_003
@@ -51,21 +55,26 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         raise ValueError(f"`start_step` must be an integer in 0..{epochs * per_epoch}; got {start_step!r}.")
     stop_epoch = epochs if stop_epoch is None else stop_epoch
     first_epoch, skip = divmod(start_step, per_epoch)
-    # The samples in their stored order, uint8 again so the shuffle buffer costs what FaceData's does.
-    samples = data.dataset(min(256, len(data)), shuffle=False, sample_weight=sample_weight).unbatch()
-    samples = samples.map(lambda s: {**s, "image": tf.cast(s["image"], tf.uint8)})
+    if data.images is not None:
+        # The samples in stored order, uint8 again so the shuffle buffer costs what FaceData's does;
+        # every epoch reads this one dataset, so the images are held once.
+        samples = data.dataset(min(256, len(data)), shuffle=False, sample_weight=sample_weight).unbatch()
+        samples = samples.map(lambda s: {**s, "image": tf.cast(s["image"], tf.uint8)})
 
     def one_epoch(epoch: int):
+        if data.images is None:  # images on disk: permute the file list, decode only what is batched
+            order = np.random.default_rng([seed, epoch]).permutation(len(data))
+            weights = None if sample_weight is None else np.asarray(sample_weight)[order]
+            return data[order].dataset(batch_size, shuffle=False, sample_weight=weights, drop_remainder=drop_remainder)
+        # A Python-int seed per epoch (a tensor seed inside `flat_map` breaks under op determinism).
         shuffled = samples.shuffle(len(data), seed=seed * EPOCH_SEED_STRIDE + epoch, reshuffle_each_iteration=False)
-        return shuffled.batch(batch_size, drop_remainder=drop_remainder)
+        return shuffled.batch(batch_size, drop_remainder=drop_remainder).map(
+            lambda batch: {**batch, "image": tf.cast(batch["image"], tf.float32)})
 
-    # Python-int seeds per epoch (a tensor seed inside `flat_map` breaks under op determinism);
-    # every epoch reads the same `samples`, so the images are held once.
     epochs_left = [one_epoch(e) for e in range(first_epoch, max(stop_epoch, first_epoch + 1))]
     stream = functools.reduce(lambda a, b: a.concatenate(b), epochs_left).skip(skip)
     if first_epoch >= stop_epoch:
         stream = stream.take(0)
-    stream = stream.map(lambda batch: {**batch, "image": tf.cast(batch["image"], tf.float32)})
     options = tf.data.Options()
     options.deterministic = True
     # Each worker of a multi-worker run reads every batch and keeps its share of the samples.

@@ -109,6 +109,25 @@ def test_stream_replays_every_epoch_from_any_step(faces):
         epoch_stream(faces, 16, epochs=3, start_step=99)
 
 
+def test_stream_of_images_on_disk_replays_too(faces, tmp_path):
+    from PIL import Image
+
+    from kerasfer import FaceData
+
+    paths = []
+    for i, image in enumerate(faces.images[:40]):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(image).save(paths[-1])
+    lazy = FaceData(paths=paths, labels=faces.labels[:40], image_size=(32, 32), channels=3)
+
+    def sums(ds):  # one number per image, to follow images through the stream
+        return np.concatenate([b["image"].numpy().reshape(len(b["image"]), -1).sum(axis=1) for b in ds])
+
+    full = sums(epoch_stream(lazy, 8, epochs=2, seed=3))
+    assert sorted(full[:40]) == sorted(full[40:]) and not np.array_equal(full[:40], full[40:])
+    np.testing.assert_array_equal(sums(epoch_stream(lazy, 8, epochs=2, seed=3, start_step=3)), full[24:])
+
+
 @pytest.mark.slow
 def test_train_model_resumes_from_a_backup_in_process(faces, tmp_path):
     """A crash simulated by an exception mid-epoch: the same call resumes and matches a clean run."""
