@@ -165,6 +165,17 @@ def test_one_usable_group_gives_nan_gaps_not_a_crash():
     assert any("fewer than two groups" in note for note in r.notes)
 
 
+def test_attribute_without_known_groups_is_left_out_with_a_note():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = audit_predictions([0, 1, 2, 0], [0, 1, 1, 0], {"a": [-1] * 4, "b": [0, 1, 0, 1]}, n_boot=10, n_perm=10,
+                              min_count=1)
+    assert r.settings["attributes"] == ["b"] and r.unknown["a"] == 4
+    assert any(note.startswith("a: no labelled sample") for note in r.notes)
+    with pytest.raises(ValueError, match="no attribute"):
+        audit_predictions([0, 1], [0, 1], {"a": [-1, -1]})
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="y_pred"):
         audit_predictions([0, 1], [0], {"g": [0, 1]})

@@ -87,15 +87,21 @@ def audit_predictions(y_true, y_pred, groups: Mapping[str, Sequence], *, group_n
 
     settings = {"n_boot": n_boot, "n_perm": n_perm, "seed": seed, "min_count": min_count, "level": level}
     labelled = np.ones(n, bool) if multilabel else y_true >= 0
-    tables, notes = [], []
+    tables, notes, unknown = [], [], {}
     for index, (name, (codes, names)) in enumerate(attributes.items()):
         known = (codes >= 0) & labelled
+        unknown[name] = int((codes < 0).sum())
+        if not known.any():
+            notes.append(f"{name}: no labelled sample has a known group; left out of the audit")
+            continue
         sub_seed = seed + 7919 * index  # each attribute its own resamples, reproducibly
         args = (name, codes[known], names, y_true[known], y_pred[known], label_names, settings, sub_seed)
         part = _audit_multilabel(*args) if multilabel else _audit_single(*args)
-        part["unknown"] = int((codes < 0).sum())
         tables.append(part)
         notes.extend(part["notes"])
+    if not tables:
+        raise ValueError(f"no attribute of {sorted(attributes)} has a labelled sample with a known group.")
+    audited = [t["attribute"] for t in tables]
     overall = _overall(y_true[labelled], y_pred[labelled], label_names, multilabel, settings)
     for note in notes:
         warnings.warn(note, stacklevel=2)
@@ -107,11 +113,11 @@ def audit_predictions(y_true, y_pred, groups: Mapping[str, Sequence], *, group_n
         per_class=pd.concat([t["per_class"] for t in tables], ignore_index=True),
         gaps=pd.concat([t["gaps"] for t in tables], ignore_index=True),
         confusion={t["attribute"]: t["confusion"] for t in tables if t["confusion"] is not None},
-        unknown={t["attribute"]: t["unknown"] for t in tables},
+        unknown=unknown,
         notes=notes,
         settings={**settings, "n": int(n), "n_unknown_label": int((~labelled).sum()),
-                  "attributes": [a for a in attributes if CROSS not in a],
-                  "intersections": [a for a in attributes if CROSS in a]},
+                  "attributes": [a for a in audited if CROSS not in a],
+                  "intersections": [a for a in audited if CROSS in a]},
     )
 
 
