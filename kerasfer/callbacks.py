@@ -177,6 +177,8 @@ class BackupAndResume(keras.callbacks.BackupAndRestore):
         root = Path(self.backup_dir)
         root.mkdir(parents=True, exist_ok=True)
         name = f"step-{self.step}"
+        if self.step in self.available_steps()[:1]:  # this very state is the latest backup already
+            return
         staging = root / f".{name}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -184,7 +186,7 @@ class BackupAndResume(keras.callbacks.BackupAndRestore):
         np.savez(staging / "seeds.npz", **{f"seed_{i}": np.asarray(v) for i, v in enumerate(_seed_states(self.model))})
         epoch, batch = divmod(self.step, self.steps_per_epoch)
         write_json(staging / "state.json", {"step": self.step, "epoch": epoch, "batch": batch})
-        shutil.rmtree(root / name, ignore_errors=True)
+        shutil.rmtree(root / name, ignore_errors=True)  # a stale folder of an abandoned later run
         staging.rename(root / name)
         previous = None
         if (root / "latest.json").is_file():
