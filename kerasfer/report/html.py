@@ -107,6 +107,7 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "settings": settings,
         "level_pct": int(round(100 * settings.get("level", 0.95))),
         "headline": _headline(result, group_metrics),
+        "verdict": _verdict(result),
         "summary_lines": result.summary().splitlines(),
         "gap_header": gap_header,
         "gap_rows": gap_rows,
@@ -144,6 +145,35 @@ def _headline(result, group_metrics):
         cards.append({"label": attribute, "value": _num(row[key]), "detail": detail,
                       "alert": _significant(gaps, attribute, metric)})
     return cards
+
+
+def _verdict(result):
+    """Plain-language first lines: which attributes show a gap unlikely to be noise, which do not."""
+    metric = "equalized_odds_difference" if result.task == "emotion" else "mean_auc_difference"
+    key = "accuracy" if result.task == "emotion" else "mean_f1"
+    gaps = result.gaps.set_index(["attribute", "metric"])
+    worst = result.worst_groups()
+    unfair, fair, untested = [], [], []
+    for attribute in dict.fromkeys(result.gaps["attribute"]):
+        p = gaps.loc[(attribute, metric), "p_value"] if (attribute, metric) in gaps.index else np.nan
+        if not np.isfinite(p):
+            untested.append(attribute)
+        elif p < SIGNIFICANCE:
+            detail = f"difference {_num(gaps.loc[(attribute, metric), 'value'])}"
+            if attribute in worst.index:
+                detail += f"; worst group {worst.loc[attribute, 'group']}, {key.replace('_', ' ')} {_num(worst.loc[attribute, key])}"
+            unfair.append(f"{attribute} ({detail})")
+        else:
+            fair.append(attribute)
+    gap = "Equalized-odds" if result.task == "emotion" else "Mean-AUC"
+    lines = []
+    if unfair:
+        lines.append(f"{gap} gaps unlikely to be noise (permutation p < 0.05): " + "; ".join(unfair) + ".")
+    if fair:
+        lines.append(f"No significant {gap.lower()} gap: " + ", ".join(fair) + " (the table below has the other gaps).")
+    if untested and not result.settings.get("n_perm"):
+        lines.append("Gaps were not tested (n_perm=0).")
+    return lines
 
 
 def _gap_table(result):
