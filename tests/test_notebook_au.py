@@ -7,7 +7,7 @@ from test_notebooks import KERNEL, inject, kernel_path  # noqa: F401  (kernel_pa
 from kerasfer.constants import ACTION_UNITS
 
 NOTEBOOK = "notebooks/03_au_bias_study.ipynb"
-SMALL = dict(N_TRAIN=240, N_TEST=150, IMAGE_SIZE=32, EPOCHS=1, WIDTH=8, LATENT_DIM=8, N_BOOT=10,
+SMALL = dict(N_TRAIN=200, N_TEST=150, IMAGE_SIZE=32, EPOCHS=1, WIDTH=8, LATENT_DIM=8, N_BOOT=10,
              HEATMAPS_PER_GROUP=4, MIN_COUNT=5)
 
 

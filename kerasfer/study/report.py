@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 from pathlib import Path
 
 import numpy as np
 
 from kerasfer.explain import heatmap_grid
-from kerasfer.report.plots import figure_to_base64
 from kerasfer.utils.io import atomic_write_bytes, write_json
 
 SIGNIFICANCE = 0.05
@@ -47,10 +48,9 @@ def write_study(result, models: dict, out) -> dict:
             named[f"differences_{model}"] = heatmap_grid(
                 maps["differences"], _faces(maps), title=f"{label}: group differences (red: first group looks more)")
     for name, fig in named.items():
-        path = out / "figures" / f"{name}.png"
-        fig.savefig(path, dpi=90, bbox_inches="tight")
-        files[name] = path
-        figures[name] = figure_to_base64(fig)
+        png = _png_bytes(fig)  # drawn once: the file and the embedded copy are the same PNG
+        files[name] = atomic_write_bytes(out / "figures" / f"{name}.png", png)
+        figures[name] = base64.b64encode(png).decode("ascii")
     for name, model in models.items():
         path = out / f"{name}.keras"
         model.save(path)
@@ -169,6 +169,12 @@ def f1_by_group_figure(per_au, attribute: str):
         ax.legend(fontsize=7, ncol=len(groups), loc="upper center", frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _png_bytes(fig, dpi: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def _faces(maps):
