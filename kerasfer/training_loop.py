@@ -55,11 +55,12 @@ def fit_loop(model, dataset, *, steps_per_epoch: int, epochs: int, initial_step:
     # worker ends with the same model (tf.keras read them through an ON_READ MEAN aggregation).
     statistics = [w for w in model.non_trainable_weights if w.dtype.startswith("float")]
 
+    def replica_means():
+        return [tf.distribute.get_replica_context().all_reduce("MEAN", tf.identity(w.value)) for w in statistics]
+
     @tf.function
     def average_statistics():
-        context = lambda: [tf.distribute.get_replica_context().all_reduce("MEAN", tf.identity(w.value))
-                             for w in statistics]
-        means = strategy.run(context)
+        means = strategy.run(replica_means)
         for w, mean in zip(statistics, means):
             w.assign(strategy.experimental_local_results(mean)[0])
 
