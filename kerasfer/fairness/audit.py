@@ -213,7 +213,10 @@ def _audit_single(name, groups, group_names, y_true, y_pred, label_names, settin
             class_rows.append(row)
     gap_rows = []
     for metric, direction in _GAP_DIRECTION.items():
-        low, high = _gap_interval(boot_gaps, metric, gaps[metric], settings["level"])
+        # Plain percentile interval, as fairlearn's `difference_ci`. A range over groups only grows
+        # under resampling, so near zero the interval can sit above the estimate (bias-corrected
+        # intervals collapse there instead); the permutation p-value is the test of "is it real".
+        low, high = _interval(boot_gaps, metric, (), settings["level"])
         p = np.nan
         if null_gaps is not None and direction:
             p = float(permutation_p_value(direction * gaps[metric], direction * null_gaps[metric]))
@@ -257,7 +260,7 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
     for metric in ("f1_difference", "auc_difference", "mean_f1_difference", "mean_auc_difference",
                    "worst_group_mean_f1", "worst_group_mean_auc"):
         values = np.atleast_1d(summary[metric][0])
-        low, high = _gap_interval(boot_summary, metric, summary[metric][0], level)
+        low, high = _interval(boot_summary, metric, np.shape(summary[metric][0]), level)
         low, high = np.atleast_1d(low), np.atleast_1d(high)
         nulls = None if null_summary is None or metric.startswith("worst") else null_summary[metric]
         p = permutation_p_value(summary[metric][0], nulls) if nulls is not None else np.full(values.shape, np.nan)
@@ -295,15 +298,6 @@ def _au_summary(metrics, include):
 def _interval(samples, key, shape, level):
     if samples is None:
         return np.full(shape, np.nan), np.full(shape, np.nan)
-    return percentile_interval(samples[key], level)
-
-
-def _gap_interval(samples, key, observed, level):
-    if samples is None:
-        return np.full(np.shape(observed), np.nan), np.full(np.shape(observed), np.nan)
-    # Plain percentile interval, as fairlearn's `difference_ci`. A range over groups is biased
-    # upward under resampling, so near zero the interval can sit above the estimate; bias-corrected
-    # (BC) intervals collapse there instead. The permutation p-value is the test of "is it real".
     return percentile_interval(samples[key], level)
 
 
