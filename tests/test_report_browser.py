@@ -27,7 +27,8 @@ HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-us
 # <details>, then records which images failed to decode and which tables have no visible size.
 PROBE = """<script>
 window.__errors = [];
-window.addEventListener('error', e => window.__errors.push(String(e.message || (e.target && (e.target.src || '').slice(0, 60)))), true);
+window.addEventListener('error', e => window.__errors.push(
+  String(e.message || (e.target && (e.target.src || '').slice(0, 60)))), true);
 const __consoleError = console.error;
 console.error = (...a) => { window.__errors.push(a.join(' ')); __consoleError(...a); };
 window.addEventListener('load', () => {
@@ -79,7 +80,8 @@ def test_report_loads_without_errors_and_shows_every_table_and_image(report):
     assert check["images"] == html.count("<img ") and check["images"] >= 10
     assert check["bad_images"] == []
     assert check["tables"] == html.count("<table") and check["hidden_tables"] == []
-    assert {"summary", "gaps", "groups", "intersections", "leakage", "latent", "heatmaps", "method"} <= set(check["sections"])
+    sections = {"summary", "gaps", "groups", "intersections", "leakage", "latent", "heatmaps", "method"}
+    assert sections <= set(check["sections"])
 
 
 def test_report_screenshot_is_saved_and_not_blank(report):

@@ -237,7 +237,8 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
     summary = _au_summary(point, include)
     boot = boot_summary = null_summary = None
     if settings["n_boot"]:
-        boot = au_group_metrics(y_true, probs, groups, num_groups, bootstrap_weights(len(groups), settings["n_boot"], seed))
+        weights = bootstrap_weights(len(groups), settings["n_boot"], seed)
+        boot = au_group_metrics(y_true, probs, groups, num_groups, weights)
         boot_summary = _au_summary(boot, include)
     if settings["n_perm"]:
         null = au_permutation_metrics(y_true, probs, groups, num_groups, settings["n_perm"], seed + 1)
@@ -343,7 +344,8 @@ def _encode_groups(groups, group_names, n):
             names = tuple(group_names.get(name) or (str(i) for i in range(int(values.max(initial=-1)) + 1)))
             bad = np.flatnonzero((values < -1) | (values >= len(names)))
             if bad.size:
-                raise ValueError(f"`groups[{name!r}]` must be in -1..{len(names) - 1}; row {bad[0]} holds {values[bad[0]]}.")
+                raise ValueError(f"`groups[{name!r}]` must be in -1..{len(names) - 1}; "
+                                 f"row {bad[0]} holds {values[bad[0]]}.")
             out[name] = (values.astype(np.int64), names)
         else:
             labels = pd.Series(values, dtype=object).replace({"": None, "unknown": None})
@@ -398,7 +400,8 @@ def _infer_task(model, data, width, task):
             task = "au"
         else:
             raise ValueError(f"cannot tell the model's task: it outputs {width} values, the data has "
-                             f"{len(data.label_names)} labels and {len(data.au_names) if data.aus is not None else 'no'} "
+                             f"{len(data.label_names)} labels and "
+                             f"{len(data.au_names) if data.aus is not None else 'no'} "
                              "AUs; pass task='emotion' or task='au'.")
     if task not in ("emotion", "au"):
         raise ValueError(f"`task` must be 'emotion', 'au' or None; got {task!r}.")
@@ -434,7 +437,8 @@ def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points:
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(data), min(len(data), max_points), replace=False))
     flat = latents[pick].reshape(len(pick), -1)
-    coords = PCA(n_components=min(2, flat.shape[1]), random_state=seed).fit_transform(StandardScaler().fit_transform(flat))
+    pca = PCA(n_components=min(2, flat.shape[1]), random_state=seed)
+    coords = pca.fit_transform(StandardScaler().fit_transform(flat))
     if coords.shape[1] < 2:  # a one-dimensional latent: draw it against zero
         coords = np.pad(coords, ((0, 0), (0, 1)))
     result.projection = {"x": coords[:, 0].tolist(), "y": coords[:, 1].tolist(),

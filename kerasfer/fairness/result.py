@@ -94,7 +94,8 @@ class AuditResult:
             for metric in headline:
                 if metric in gaps.index:
                     g = gaps.loc[metric]
-                    p = "" if np.isnan(g["p_value"]) else f", p={g['p_value']:.3g}{'*' if g['p_value'] < SIGNIFICANCE else ''}"
+                    star = "*" if g["p_value"] < SIGNIFICANCE else ""
+                    p = "" if np.isnan(g["p_value"]) else f", p={g['p_value']:.3g}{star}"
                     parts.append(f"{_short(metric)} {_ci(g['value'], g['ci_low'], g['ci_high'])}{p}")
             lines.append(f"  {attribute}: " + "; ".join(parts))
         if self.leakage is not None and len(self.leakage):

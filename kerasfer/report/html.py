@@ -24,7 +24,8 @@ METRIC_LABELS = {
 # the direction in which a gap metric means "fair"; the report says which way is good
 _FAIR_WHEN = {"fairness_ratio": "1 is fair", "worst_group_accuracy": "higher is better",
               "worst_group_mean_f1": "higher is better", "worst_group_mean_auc": "higher is better"}
-_SHORT_LABELS = {"equalized_odds_difference": "Equalized odds diff.", "demographic_parity_difference": "Demographic parity diff.",
+_SHORT_LABELS = {"equalized_odds_difference": "Equalized odds diff.",
+                 "demographic_parity_difference": "Demographic parity diff.",
                  "accuracy_difference": "Accuracy diff.", "fairness_ratio": "Fairness ratio",
                  "worst_group_accuracy": "Worst-group accuracy", "mean_f1_difference": "Mean-F1 diff.",
                  "mean_auc_difference": "Mean-AUC diff.", "worst_group_mean_f1": "Worst-group mean F1",
@@ -161,7 +162,8 @@ def _verdict(result):
         elif p < SIGNIFICANCE:
             detail = f"difference {_num(gaps.loc[(attribute, metric), 'value'])}"
             if attribute in worst.index:
-                detail += f"; worst group {worst.loc[attribute, 'group']}, {key.replace('_', ' ')} {_num(worst.loc[attribute, key])}"
+                row = worst.loc[attribute]
+                detail += f"; worst group {row['group']}, {key.replace('_', ' ')} {_num(row[key])}"
             unfair.append(f"{attribute} ({detail})")
         else:
             fair.append(attribute)
@@ -189,8 +191,8 @@ def _gap_table(result):
             cells.append({"value": _num(r["value"]), "ci": _ci(r["ci_low"], r["ci_high"]),
                           "p": _p(r["p_value"]) if np.isfinite(r["p_value"]) else "", "significant": significant})
         rows.append({"attribute": attribute, "groups": int(frame["groups_compared"].iloc[0]), "cells": cells})
-    header = [{"label": _SHORT_LABELS.get(m, m), "title": METRIC_LABELS.get(m, m), "hint": _FAIR_WHEN.get(m, "0 is fair")}
-              for m in metrics]
+    header = [{"label": _SHORT_LABELS.get(m, m), "title": METRIC_LABELS.get(m, m),
+               "hint": _FAIR_WHEN.get(m, "0 is fair")} for m in metrics]
     return header, rows
 
 
