@@ -235,7 +235,8 @@ def _widest_gap_aus(gaps, k):
 
 
 def _heatmaps(model, test, attribute, aus, per_group, seed):
-    """Per AU: mean Grad-CAM of the AU per group over test faces that show it, and the differences."""
+    """Per AU: mean Grad-CAM of the AU per group over test faces that show it, the differences, and
+    the mean faces under them (per AU, and per group over all AUs: ``"group_faces"``)."""
     from kerasfer.explain import difference_maps, group_heatmaps, group_mean_faces
 
     out = {"aus": list(aus), "groups": {}, "differences": {}, "faces": {}}
@@ -249,4 +250,10 @@ def _heatmaps(model, test, attribute, aus, per_group, seed):
         out["faces"][au] = group_mean_faces(showing, attribute, max_per_group=per_group, seed=seed)
         if len(maps) >= 2:
             out["differences"][au] = difference_maps(maps)
+    # One background per group for grids of every AU: its mean face over the AUs' faces.
+    stacks = {}
+    for faces in out["faces"].values():
+        for group, face in faces.items():
+            stacks.setdefault(group, []).append(face)
+    out["group_faces"] = {group: np.mean(stack, axis=0) for group, stack in stacks.items()}
     return out

@@ -42,11 +42,11 @@ def write_study(result, models: dict, out) -> dict:
     for model, maps in result.heatmaps.items():
         label = MODEL_LABELS.get(model, model)
         if maps["groups"]:
-            named[f"heatmaps_{model}"] = heatmap_grid(maps["groups"], _faces(maps),
+            named[f"heatmaps_{model}"] = heatmap_grid(maps["groups"], maps["group_faces"],
                                                       title=f"{label}: mean Grad-CAM per {result.attribute} group")
         if maps["differences"]:
-            named[f"differences_{model}"] = heatmap_grid(
-                maps["differences"], _faces(maps), title=f"{label}: group differences (red: first group looks more)")
+            named[f"differences_{model}"] = heatmap_grid(maps["differences"], maps["group_faces"],
+                                                         title=f"{label}: group differences (red: first looks more)")
     for name, fig in named.items():
         png = _png_bytes(fig)  # drawn once: the file and the embedded copy are the same PNG
         files[name] = atomic_write_bytes(out / "figures" / f"{name}.png", png)
@@ -175,15 +175,6 @@ def _png_bytes(fig, dpi: int = 90) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
-
-
-def _faces(maps):
-    """One mean face per group (over the heatmap AUs) as the background of the grids."""
-    faces = {}
-    for per_au in maps["faces"].values():
-        for group, face in per_au.items():
-            faces.setdefault(group, []).append(face)
-    return {group: np.mean(stack, axis=0) for group, stack in faces.items()}
 
 
 def _gap_cell(row):

@@ -24,7 +24,8 @@ class StudyResult:
             (AU ``"mean"``: the gap of the per-group mean F1).
         thresholds: model → AU → decision threshold tuned on validation data.
         heatmaps: model → ``{"aus": [...], "groups": {au: {group: map}}, "differences": {au:
-            {"a − b": map}}, "faces": {au: {group: mean face}}}``.
+            {"a − b": map}}, "faces": {au: {group: mean face}}, "group_faces": {group: mean face}}``
+            (``group_faces``: the background for grids of every AU, e.g. `kerasfer.explain.heatmap_grid`).
         audits: model → the `kerasfer.fairness.AuditResult` behind the tables.
         files: name → path of every file written (report, JSON, CSVs, PNGs, models); empty when
             the study ran without `out`.
