@@ -237,8 +237,7 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
     summary = _au_summary(point, include)
     boot = boot_summary = null_summary = None
     if settings["n_boot"]:
-        weights = bootstrap_weights(len(groups), settings["n_boot"], seed)
-        boot = au_group_metrics(y_true, probs, groups, num_groups, weights)
+        boot = _au_bootstrap(y_true, probs, groups, num_groups, settings["n_boot"], seed)
         boot_summary = _au_summary(boot, include)
     if settings["n_perm"]:
         null = au_permutation_metrics(y_true, probs, groups, num_groups, settings["n_perm"], seed + 1)
@@ -273,6 +272,16 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
                              "p_value": float(p[i]), "groups_compared": int(include.sum())})
     return {"attribute": name, "groups": pd.DataFrame(rows)[present], "per_class": pd.DataFrame(class_rows),
             "gaps": pd.DataFrame(gap_rows), "confusion": None, "notes": notes}
+
+
+def _au_bootstrap(y_true, probs, groups, num_groups, n_boot, seed, max_elements: int = 4_000_000):
+    """`au_group_metrics` on `n_boot` bootstrap resamples, drawn in chunks so the (resamples × N)
+    weight matrix stays below `max_elements` entries."""
+    step = max(1, max_elements // max(len(groups), 1))
+    parts = [au_group_metrics(y_true, probs, groups, num_groups,
+                              bootstrap_weights(len(groups), min(step, n_boot - start), seed + start))
+             for start in range(0, n_boot, step)]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def _au_summary(metrics, include):

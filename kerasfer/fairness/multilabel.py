@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 THRESHOLD = 0.5
+_MAX_ELEMENTS = 4_000_000  # entries of the largest temporary array (resamples × samples or ranks)
 
 
 def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk: int = 256) -> dict:
@@ -23,7 +24,7 @@ def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk
         groups: (N,) group index per sample.
         num_groups: G.
         weights: optional (R, N) sample weights (bootstrap draw counts); default one row of ones.
-        chunk: weight rows processed at once (bounds memory).
+        chunk: most weight rows processed at once (fewer for large groups, to bound memory).
 
     Returns:
         dict with ``f1``, ``auc`` (R, G, A) (NaN where a group lacks positives or negatives for
@@ -40,14 +41,15 @@ def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk
         if not members.size:
             continue
         cells, positive, negative, starts = _au_cells(aus[members], probs[members])
-        for lo in range(0, rows, chunk):
-            w = weights[lo:lo + chunk, members]
-            count[lo:lo + chunk, g] = w.sum(axis=1)
+        step = max(1, min(chunk, _MAX_ELEMENTS // positive.shape[1]))  # (ranks × rows) arrays stay bounded
+        for lo in range(0, rows, step):
+            w = weights[lo:lo + step, members]
+            count[lo:lo + step, g] = w.sum(axis=1)
             tp, fp, fn = np.split(w @ cells, 3, axis=1)  # (r, A) each
             with np.errstate(invalid="ignore", divide="ignore"):
-                f1[lo:lo + chunk, g] = 2 * tp / (2 * tp + fp + fn)
+                f1[lo:lo + step, g] = 2 * tp / (2 * tp + fp + fn)
             wt = np.ascontiguousarray(w.T)
-            auc[lo:lo + chunk, g] = _auc_from_ranks(positive.T @ wt, negative.T @ wt, starts)
+            auc[lo:lo + step, g] = _auc_from_ranks(positive.T @ wt, negative.T @ wt, starts)
     return {"f1": f1, "auc": auc, "count": count}
 
 
@@ -65,7 +67,7 @@ def au_permutation_metrics(aus, probs, groups, num_groups: int, n_perm: int, see
         num_groups: G.
         n_perm: number of permutations.
         seed: seed of the permutations.
-        chunk: permutations processed at once.
+        chunk: most permutations processed at once.
 
     Returns:
         dict with ``f1``, ``auc`` (n_perm, G, A) and ``count`` (n_perm, G).
@@ -81,8 +83,9 @@ def au_permutation_metrics(aus, probs, groups, num_groups: int, n_perm: int, see
     f1 = np.full((n_perm, num_groups, num_aus), np.nan)
     auc = np.full((n_perm, num_groups, num_aus), np.nan)
     rng = np.random.default_rng(seed)
-    for lo in range(0, n_perm, chunk):
-        hi = min(n_perm, lo + chunk)
+    step = max(1, min(chunk, _MAX_ELEMENTS // len(groups)))
+    for lo in range(0, n_perm, step):
+        hi = min(n_perm, lo + step)
         shuffled = rng.permuted(np.broadcast_to(groups, (hi - lo, len(groups))), axis=1)
         for g in np.flatnonzero(sizes):
             members = np.nonzero(shuffled == g)[1].reshape(hi - lo, sizes[g])  # every row holds N_g of them
