@@ -218,3 +218,20 @@ def test_study_cli_writes_every_table_and_figure(tmp_path, capsys):
     assert main(["study", "au", "--out", str(out), "--data", "synthfaces", "--n-train", "64", "--n-test", "32",
                  "--epochs", "1", "--attribute", "race"]) == 2
     assert "Unknown attribute 'race'" in capsys.readouterr().err
+
+
+def test_au_classifier_exports_to_tflite(tiny_faces, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kerasfer.export import to_tflite
+
+    model = tiny_au()
+    sidecar = to_tflite(model, tmp_path / "au.tflite", labels=ACTION_UNITS)
+    assert sidecar["labels"] == list(ACTION_UNITS)
+    interpreter = Interpreter(str(tmp_path / "au.tflite"))
+    interpreter.allocate_tensors()
+    images = tiny_faces.images[:1].astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], images)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, np.asarray(model(images)), atol=1e-5)
