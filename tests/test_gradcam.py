@@ -114,6 +114,21 @@ def test_kerasfer_models_and_their_functional_export(tiny_faces):
     assert au_maps.min() >= 0 and au_maps.max() <= 1
 
 
+def test_sequential_models_and_subclassed_models_without_export(quadrant_models):
+    nested, _ = quadrant_models
+    x, _, _ = _quadrant_data(4, seed=5)
+    sequential = keras.Sequential([keras.Input((SIZE, SIZE, 1)), *nested.get_layer("encoder").layers[1:],
+                                   *nested.get_layer("head").layers[1:]])
+    np.testing.assert_allclose(gradcam(sequential, x), gradcam(nested, x), atol=1e-5)
+
+    class Plain(keras.Model):
+        def call(self, images):
+            return nested(images)
+
+    with pytest.raises(ValueError, match="Functional Keras model"):
+        gradcam(Plain(), x)
+
+
 def test_bad_arguments_name_what_is_wrong(quadrant_models):
     nested, _ = quadrant_models
     x, _, _ = _quadrant_data(2, seed=4)

@@ -68,8 +68,9 @@ def split_at_layer(model: keras.Model, layer: str = FEATURE_MAP_LAYER):
         ``(to_features, from_features)``: callables image → activation and activation → output,
         whose composition is `model`.
     """
-    if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes") or not hasattr(model, "inputs"):
-        raise ValueError(f"Grad-CAM needs a Functional Keras model; got {type(model).__name__}.")
+    if not isinstance(model, keras.Model) or not hasattr(model, "_nodes_by_depth"):
+        raise ValueError(f"Grad-CAM needs a Functional Keras model (or a kerasfer model, which exports one with "
+                         f"classifier_model()); got {type(model).__name__}.")
     names = [sub.name for sub in model.layers]
     if layer in names:
         target = _single(_call_node(model, model.get_layer(layer)).output_tensors)
@@ -129,13 +130,12 @@ def _pre_activation(probs):
 
 
 def _functional(model):
-    if hasattr(model, "classifier_model") and not _is_functional(model):
+    """The Functional graph to cut: kerasfer models export one; a Sequential is rewired as one."""
+    if isinstance(model, keras.Sequential):
+        return keras.Model(model.inputs, model.outputs, name=model.name)
+    if hasattr(model, "classifier_model") and not hasattr(model, "_nodes_by_depth"):
         return model.classifier_model()
     return model
-
-
-def _is_functional(model) -> bool:
-    return type(model).__name__ in ("Functional", "Sequential")
 
 
 def _call_node(model, operation):
