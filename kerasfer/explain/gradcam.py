@@ -25,7 +25,8 @@ def gradcam(model, images, targets=None, *, layer: str = FEATURE_MAP_LAYER, batc
     log p − log(1 − p) for sigmoid (multi-label, Action Unit) outputs, which is exactly the logit,
     and the centred log-probability log p_t − mean_k log p_k for softmax outputs, which equals the
     logit minus the mean logit. Unlike the probability itself neither saturates for confident
-    predictions. Softmax is recognised by rows summing to 1.
+    predictions. The output activation is read from the model's last layer; when that is not a
+    named activation, rows summing to 1 are taken for softmax.
 
     Args:
         model: an `EmotionClassifier`, `FairVAE`, `AUClassifier` (anything with
@@ -46,11 +47,13 @@ def gradcam(model, images, targets=None, *, layer: str = FEATURE_MAP_LAYER, batc
         >>> au12 = gradcam(au_model, test, kerasfer.ACTION_UNITS.index("AU12"))  # doctest: +SKIP
     """
     images = _as_images(images)
-    to_features, from_features = split_at_layer(_functional(model), layer)
+    functional = _functional(model)
+    to_features, from_features = split_at_layer(functional, layer)
     targets = _as_targets(targets, len(images))
+    activation = _output_activation(functional)
     maps = [
         _gradcam_batch(to_features, from_features, images[i:i + batch_size],
-                       None if targets is None else targets[i:i + batch_size])
+                       None if targets is None else targets[i:i + batch_size], activation)
         for i in range(0, len(images), batch_size)
     ]
     return np.concatenate(maps).astype(np.float32) if maps else np.zeros((0, *images.shape[1:3]), np.float32)
@@ -93,7 +96,7 @@ def split_at_layer(model: keras.Model, layer: str = FEATURE_MAP_LAYER):
 
 
 # --------------------------------------------------------------------------------------- helpers
-def _gradcam_batch(to_features, from_features, images, targets):
+def _gradcam_batch(to_features, from_features, images, targets, activation):
     x = tf.convert_to_tensor(images, tf.float32)
     features = to_features(x)
     with tf.GradientTape() as tape:
@@ -109,7 +112,7 @@ def _gradcam_batch(to_features, from_features, images, targets):
             if int(tf.reduce_max(chosen)) >= probs.shape[-1]:
                 raise ValueError(f"`targets` must be below the model's {probs.shape[-1]} outputs; "
                                  f"got {int(tf.reduce_max(chosen))}.")
-        score = tf.reduce_sum(_pre_activation(probs) * tf.one_hot(chosen, probs.shape[-1]))
+        score = tf.reduce_sum(_pre_activation(probs, activation) * tf.one_hot(chosen, probs.shape[-1]))
     grads = tape.gradient(score, features)
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # α_k: global-average-pooled gradients
     cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))[..., None]
@@ -118,12 +121,14 @@ def _gradcam_batch(to_features, from_features, images, targets):
     return np.where(peak[:, None, None] > 0, cam / np.maximum(peak, _EPS)[:, None, None], 0.0)
 
 
-def _pre_activation(probs):
+def _pre_activation(probs, activation=None):
     """The logits behind `probs` (up to a per-row constant for softmax, which Grad-CAM ignores)."""
     p = tf.clip_by_value(probs, _EPS, 1.0 - _EPS)
-    sums = tf.reduce_sum(probs, axis=-1)
-    softmax = probs.shape[-1] > 1 and bool(tf.reduce_all(tf.abs(sums - 1.0) < 1e-3))
-    if softmax:
+    if activation not in ("softmax", "sigmoid"):
+        sums = tf.reduce_sum(probs, axis=-1)
+        ones = probs.shape[-1] > 1 and bool(tf.reduce_all(tf.abs(sums - 1.0) < 1e-3))
+        activation = "softmax" if ones else "sigmoid"
+    if activation == "softmax":
         log_p = tf.math.log(p)
         return log_p - tf.reduce_mean(log_p, axis=-1, keepdims=True)
     return tf.math.log(p) - tf.math.log1p(-p)
@@ -150,6 +155,16 @@ def _call_node(model, operation):
         raise ValueError(f"Grad-CAM: layer {operation.name!r} must be called exactly once in {model.name!r}; "
                          f"it is called {len(nodes)} times.")
     return nodes[0]
+
+
+def _output_activation(model):
+    """Name of the activation of the model's last layer (through nested models), or None."""
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    if isinstance(last, keras.Model):
+        return _output_activation(last)
+    if isinstance(last, keras.layers.Softmax):
+        return "softmax"
+    return getattr(getattr(last, "activation", None), "__name__", None)
 
 
 def _contains(model, layer: str) -> bool:
