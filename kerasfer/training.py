@@ -30,7 +30,7 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 
 
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
-                learning_rate: float = 3e-3, seed: int = 0, reweight_attribute: str = "skin", verbose=1,
+                learning_rate: float = 3e-3, seed: int = 0, reweight_attribute: str | None = None, verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
                 validation_data=None, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
@@ -49,7 +49,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         batch_size: global batch size (split over the replicas of `strategy`).
         learning_rate: peak learning rate (cosine decay to 0).
         seed: seed of initialisation, sampling noise and the per-epoch shuffles.
-        reweight_attribute: the attribute balanced by the ``"reweighted"`` baseline.
+        reweight_attribute: the attribute balanced by the ``"reweighted"`` baseline (default
+            ``"skin"`` when the data has it, else its first attribute).
         verbose: Keras verbosity (1 = progress bar; only the chief worker shows one).
         strategy: ``"none"``, ``"mirrored"``, ``"multiworker"`` (``TF_CONFIG``) or a
             `tf.distribute.Strategy` (see `kerasfer.distribute.make_strategy`). Under
@@ -92,6 +93,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         raise ValueError(f"`epochs` must be a positive integer; got {epochs!r}.")
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    _check_trainable(name, train_data, model_kwargs)
+    if name == "reweighted":
+        reweight_attribute = _reweight_attribute(train_data, reweight_attribute)
     strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
     chief, with_fit = is_chief(strategy), uses_fit(strategy)
     keras.utils.set_random_seed(seed)
@@ -170,6 +174,30 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
             write_json(out / "metrics.json", metrics)
         shutil.rmtree(backup.backup_dir, ignore_errors=True)
     return model, metrics
+
+
+def _check_trainable(name, train_data, model_kwargs) -> None:
+    """Refuse training data a model cannot learn from, before any TensorFlow work."""
+    if model_kwargs.get("head", "emotion") == "au":
+        if train_data.aus is None or not (train_data.aus >= 0).any():
+            raise ValueError(f"{name} with head='au' needs Action Unit labels; the training data has none.")
+    elif not (train_data.labels >= 0).any():
+        raise ValueError(f"the training data has no known emotion labels (all -1), so {name} has nothing to learn; "
+                         "AU data (DISFA, BP4D) trains kerasfer.models.AUClassifier or `kerasfer study au`, "
+                         "attribute-only data (FairFace) kerasfer.data.as_attribute_task")
+    if model_kwargs.get("training") == "two_stage":
+        raise ValueError("train_model trains FairVAE jointly (measured better; see the README); for the paper's "
+                         "two-stage schedule call FairVAE(training='two_stage').fit_two_stage(...) yourself")
+
+
+def _reweight_attribute(train_data, attribute):
+    """The attribute the reweighted baseline balances: `attribute`, else "skin" if present, else the first."""
+    if attribute is not None:
+        train_data.check_attribute(attribute)
+        return attribute
+    if not train_data.attribute_names:
+        raise ValueError("the reweighted baseline balances a protected attribute, but the training data has none.")
+    return "skin" if "skin" in train_data.attributes else train_data.attribute_names[0]
 
 
 def _fit_from_step(model, stream, *, start_step, steps_per_epoch, epochs, callbacks, validation_data, verbose):

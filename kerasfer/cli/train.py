@@ -18,6 +18,12 @@ def register(subparsers):
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--reweight-attribute", default=None, metavar="NAME",
+                   help="attribute the reweighted baseline balances (default: skin if the data has it, "
+                        "else its first attribute)")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="bad records of real datasets: stop naming file and line, or skip them and report "
+                        "counts (default: %(default)s)")
     p.add_argument("--strategy", choices=("none", "mirrored", "multiworker"), default="none",
                    help="tf.distribute strategy: none, mirrored (every local GPU) or multiworker (several "
                         "machines; each process reads its role from TF_CONFIG) (default: %(default)s)")
@@ -48,11 +54,13 @@ def run(args) -> int:
         if value <= 0:  # before any data is rendered or read
             raise ValueError(f"{option} must be a positive integer; got {value}")
     strategy = make_strategy(args.strategy)  # before any other TensorFlow work (multi-worker collectives)
-    train = load_data(args.data, split="train", n=args.n_train, seed=args.seed, image_size=args.image_size)
-    test = load_data(args.data, split="test", n=args.n_test, seed=args.seed, image_size=args.image_size)
+    load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
+    train = load_data(args.data, split="train", n=args.n_train, **load)
+    test = load_data(args.data, split="test", n=args.n_test, **load)
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
-                             deterministic=args.deterministic, backup_freq=args.backup_freq)
+                             deterministic=args.deterministic, backup_freq=args.backup_freq,
+                             reweight_attribute=args.reweight_attribute)
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
         print(f"test accuracy {metrics['accuracy']:.3f}; worst group {metrics['worst_group']} "
               f"{metrics['worst_group_accuracy']:.3f}; wrote {args.out}/model.keras and metrics.json")

@@ -34,7 +34,7 @@ READERS: dict = {
 
 
 def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, image_size: int = 64,
-              channels: int = 3):
+              channels: int = 3, on_error: str = "raise"):
     """Load the dataset a `--data` string names.
 
     Args:
@@ -45,6 +45,8 @@ def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, 
         seed: seed for SynthFaces.
         image_size: image side in pixels.
         channels: 1 (grey) or 3 (RGB).
+        on_error: what a reader of real data does with a bad record: ``"raise"`` or ``"skip"``
+            (see `kerasfer.data.errors`; SynthFaces has none).
 
     Returns:
         A `FaceData`.
@@ -64,6 +66,6 @@ def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, 
             raise ValueError(f"--data {name}: needs a path, e.g. {name}:/data/{name}.")
         if not Path(rest).exists():
             raise FileNotFoundError(f"--data {spec}: no such file or folder: {rest}")
-        return READERS[name](rest, split=split, image_size=image_size, channels=channels)
+        return READERS[name](rest, split=split, image_size=image_size, channels=channels, on_error=on_error)
     known = ["synthfaces", "synthfaces:demo"] + [f"{p}:PATH" for p in sorted(READERS)]
     raise ValueError(f"unknown --data {spec!r}; use one of {', '.join(known)}.")
