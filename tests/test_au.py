@@ -235,3 +235,20 @@ def test_au_classifier_exports_to_tflite(tiny_faces, tmp_path):
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, np.asarray(model(images)), atol=1e-5)
+
+
+def test_study_refuses_bad_input_before_training(tiny_faces):
+    from kerasfer.study import au_bias
+
+    no_aus = tiny_faces[:10]
+    no_aus.aus = None
+    with pytest.raises(ValueError, match="`test` has no Action Unit labels"):
+        au_bias(tiny_faces, no_aus)
+    with pytest.raises(ValueError, match="Unknown attribute 'race'"):
+        au_bias(tiny_faces, tiny_faces, attribute="race")
+    with pytest.raises(ValueError, match="epochs"):
+        au_bias(tiny_faces, tiny_faces, epochs=0)
+    with pytest.raises(ValueError, match="heatmap_aus"):
+        au_bias(tiny_faces, tiny_faces, heatmap_aus=["AU99"])
+    with pytest.raises(ValueError, match="val_fraction"):
+        au_bias(tiny_faces, tiny_faces, val_fraction=1.5)

@@ -66,6 +66,9 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     from kerasfer.models.predict import predict_proba
 
     _check_inputs(train, test, val, attribute, epochs, val_fraction, test_name="test")
+    unknown = [au for au in heatmap_aus or () if au not in test.au_names]
+    if unknown or isinstance(heatmap_aus, str):
+        raise ValueError(f"`heatmap_aus` must be a list of AUs of the test data {test.au_names}; got {heatmap_aus!r}.")
     if val is None:
         train, val = _split(train, val_fraction, seed)
     groups = train.group_names[attribute]
@@ -101,9 +104,6 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     gaps = _gap_table(audits)
     summary = _summary_table(audits, leak, seconds, attribute)
     aus = list(heatmap_aus) if heatmap_aus is not None else _widest_gap_aus(gaps, num_heatmap_aus)
-    unknown = [au for au in aus if au not in test.au_names]
-    if unknown:
-        raise ValueError(f"`heatmap_aus` {unknown} are not AUs of the test data {test.au_names}.")
     heatmaps = {name: _heatmaps(models[name], test, attribute, aus, heatmaps_per_group, seed) for name in MODELS}
     notes = [f"{name}: {note}" for name in MODELS for note in audits[name].notes]
     result = StudyResult(attribute=attribute, summary=summary, per_au=per_au, gaps=gaps, thresholds=thresholds,
