@@ -10,7 +10,6 @@ Grad-CAM heatmaps per AU and their differences (`kerasfer.explain`), and writes 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
