@@ -105,3 +105,11 @@ def test_bad_batch_size_and_unknown_attribute(tiny_faces):
         tiny_faces.dataset(0)
     with pytest.raises(ValueError, match="Unknown attribute 'height'"):
         tiny_faces.group_labels("height")
+
+
+@pytest.mark.parametrize("field", ["labels", "attributes"])
+def test_nan_label_or_attribute_names_the_row(field):
+    values = np.array([0.0, 1.0, np.nan, 2.0])
+    kwargs = {"labels": values} if field == "labels" else {"attributes": {"skin": values}}
+    with pytest.raises(ValueError, match=r"row 2 holds nan"):
+        FaceData(images=np.zeros((4, 16, 16, 1), np.uint8), **kwargs)

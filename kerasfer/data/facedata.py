@@ -236,8 +236,14 @@ def _check_int_array(name: str, values, n: int, num_values: int) -> np.ndarray:
     if values.shape != (n,):
         raise ValueError(f"`{name}` must have shape ({n},); got {values.shape}.")
     if values.size and not np.issubdtype(values.dtype, np.integer):
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-            raise ValueError(f"`{name}` must hold integers; got {values.dtype} values.")
+        try:
+            numbers = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"`{name}` must hold integers; got {values.dtype} values.") from None
+        bad = np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))
+        if bad.size:
+            raise ValueError(f"`{name}` must hold integers; row {bad[0]} holds {numbers[bad[0]]} "
+                             f"({bad.size} such row(s) in all).")
     values = values.astype(np.int32)
     bad = np.flatnonzero((values < UNKNOWN) | (values >= num_values))
     if bad.size:
