@@ -197,12 +197,14 @@ def test_study_cli_writes_every_table_and_figure(tmp_path, capsys):
                  "--n-boot", "10", "--heatmap-aus", "AU12,AU04"])
     assert code == 0
     assert "F1 gap between groups" in capsys.readouterr().out
-    names = ["report.html", "study.json", "summary.csv", "per_au.csv", "gaps.csv", "baseline.keras", "fairvae.keras"]
+    names = ["report.html", "study.json", "metrics.json", "summary.csv", "per_au.csv", "gaps.csv",
+             "baseline.keras", "fairvae.keras"]
     names += [f"figures/{f}.png" for f in ("f1_by_group", "heatmaps_baseline", "heatmaps_fairvae",
                                              "differences_baseline", "differences_fairvae")]
     for name in names:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     study = json.loads((out / "study.json").read_text())
+    assert json.loads((out / "metrics.json").read_text())["summary"] == study["summary"]
     assert {r["model"] for r in study["summary"]} == {"baseline", "fairvae"}
     assert len(study["per_au"]) == 2 * len(ACTION_UNITS) * 3  # model × AU × skin group
     assert len(study["gaps"]) == 2 * (len(ACTION_UNITS) + 1)  # per AU and of the mean
@@ -252,3 +254,19 @@ def test_study_refuses_bad_input_before_training(tiny_faces):
         au_bias(tiny_faces, tiny_faces, heatmap_aus=["AU99"])
     with pytest.raises(ValueError, match="val_fraction"):
         au_bias(tiny_faces, tiny_faces, val_fraction=1.5)
+
+
+def test_audit_scores_an_au_model_at_its_tuned_thresholds(tiny_faces):
+    """`audit(model, data)` cuts each AU at the model's `au_thresholds`, not at 0.5."""
+    from kerasfer.fairness import audit, audit_predictions
+    from kerasfer.models.predict import predict_proba
+
+    model = tiny_au()
+    model.au_thresholds.assign(np.linspace(0.2, 0.8, len(ACTION_UNITS)).astype("float32"))
+    settings = dict(n_boot=0, n_perm=0, intersections=None, min_count=1)
+    result = audit(model, tiny_faces, ["skin"], latent=False, heatmaps=False, **settings)
+    probs = predict_proba(model, tiny_faces)
+    tuned = audit_predictions(tiny_faces.aus, rescale_to_threshold(probs, model.au_thresholds.numpy()),
+                              {"skin": tiny_faces.attributes["skin"]}, label_names=ACTION_UNITS, **settings)
+    np.testing.assert_allclose(result.to_frame("groups").filter(like="f1").to_numpy(dtype=float),
+                               tuned.to_frame("groups").filter(like="f1").to_numpy(dtype=float))

@@ -63,5 +63,5 @@ def run(args) -> int:
     for note in result.notes:
         print(f"note: {note}")
     print(result.summary_text())
-    print(f"wrote {result.files['report']} (and study.json, CSV tables, figures/, both models)")
+    print(f"wrote {result.files['report']} (and study.json, metrics.json, CSV tables, figures/, both models)")
     return 0

@@ -162,6 +162,10 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
     task = _infer_task(model, data, probs.shape[1], task)
     if task == "au":
         y_true, names = data.aus, data.au_names
+        if hasattr(model, "au_thresholds"):  # score the model's tuned per-AU decisions, not a 0.5 cut
+            from kerasfer.models.thresholds import rescale_to_threshold
+
+            probs = rescale_to_threshold(probs, np.asarray(model.au_thresholds))
     else:
         y_true, names = data.labels, data.label_names
         if not (y_true >= 0).any():

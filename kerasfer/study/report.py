@@ -20,7 +20,7 @@ def write_study(result, models: dict, out) -> dict:
     """Write every file of the study into `out` and record them in ``result.files``.
 
     Files: ``report.html`` (the one page comparing the models, figures embedded),
-    ``study.json``, ``summary.csv``, ``per_au.csv``, ``gaps.csv``, ``figures/*.png`` (F1 per group,
+    ``study.json``, ``metrics.json`` (the summary table), ``summary.csv``, ``per_au.csv``, ``gaps.csv``, ``figures/*.png`` (F1 per group,
     heatmap grids and difference grids per model) and ``<model>.keras`` for each model.
 
     Args:
@@ -57,9 +57,12 @@ def write_study(result, models: dict, out) -> dict:
         files[f"model_{name}"] = path
     files["report"] = out / "report.html"
     files["json"] = out / "study.json"
+    files["metrics"] = out / "metrics.json"  # the headline numbers, like every kerasfer command's --out
     result.files = files
     atomic_write_bytes(files["report"], render_study(result, figures).encode("utf-8"))
     write_json(files["json"], result.to_dict())
+    write_json(files["metrics"], {"study": "au_bias", "attribute": result.attribute,
+                                  "summary": result.summary.to_dict("records")})
     return files
 
 
