@@ -228,8 +228,10 @@ def test_au_classifier_exports_to_tflite(tiny_faces, tmp_path):
     from kerasfer.export import to_tflite
 
     model = tiny_au()
+    model.au_thresholds.assign(np.full(len(ACTION_UNITS), 0.25, "float32"))
     sidecar = to_tflite(model, tmp_path / "au.tflite", labels=ACTION_UNITS)
     assert sidecar["labels"] == list(ACTION_UNITS)
+    assert sidecar["output"]["thresholds"] == [0.25] * len(ACTION_UNITS)  # the phone cuts where Keras does
     interpreter = Interpreter(str(tmp_path / "au.tflite"))
     interpreter.allocate_tensors()
     images = tiny_faces.images[:1].astype(np.float32)

@@ -36,7 +36,8 @@ def tensor_info(detail: dict) -> dict:
     }
 
 
-def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, source_hash: str) -> dict:
+def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, source_hash: str,
+                  thresholds=None) -> dict:
     """The sidecar dict (see export/README.md for the contract it documents).
 
     Args:
@@ -45,6 +46,7 @@ def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, sou
         output_info: `tensor_info` of the output tensor.
         mode: export mode.
         source_hash: `weights_hash` of the Keras model.
+        thresholds: per-output decision thresholds of a multi-label (AU) model, or None.
 
     Returns:
         A JSON-ready dict.
@@ -56,7 +58,8 @@ def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, sou
         "labels": list(labels),
         "input": {**input_info, "height": height, "width": width, "channels": channels,
                   "color": "grey" if channels == 1 else "rgb", "pixel_range": list(PIXEL_RANGE)},
-        "output": {**output_info, "kind": "probabilities"},
+        "output": {**output_info, "kind": "probabilities",
+                   **({"thresholds": [float(t) for t in thresholds]} if thresholds is not None else {})},
         "mode": mode,
         "source_model_sha256": source_hash,
     }

@@ -125,9 +125,19 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
                                     prune=prune, seed=seed)
     payload = convert(to_convert, mode=mode, calibration=calibration, int8_io=int8_io)
     meta = build_sidecar(labels=labels, mode=mode + ("+qat" if qat_epochs else "") + ("+pruned" if prune else ""),
-                         source_hash=weights_hash(functional), **_io_info(payload))
+                         source_hash=weights_hash(functional), thresholds=_thresholds(model, len(labels)),
+                         **_io_info(payload))
     _write_pair(path, payload, meta)
     return meta
+
+
+def _thresholds(model, num_outputs: int):
+    """A multi-label model's tuned per-AU thresholds (`au_thresholds`), for the phone to cut with."""
+    thresholds = getattr(model, "au_thresholds", None)
+    if thresholds is None:
+        return None
+    values = np.asarray(thresholds, np.float32).reshape(-1)
+    return values if len(values) == num_outputs else None
 
 
 def _io_info(payload: bytes) -> dict:
