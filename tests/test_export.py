@@ -248,3 +248,17 @@ def test_cli_export_prints_table_and_writes_metrics(tmp_path, capsys):
     assert metrics["mode"] == "int8" and metrics["n"] == 70 and 0 <= metrics["agreement"] <= 1
     assert (out / "model_int8.tflite").exists() and (out / "model_int8.json").exists()
     assert main(["export", "--model", str(tmp_path / "missing.keras"), "--out", str(out)]) == 2
+
+
+def test_fairvae_exports_its_deterministic_path(tmp_path):
+    """FairVAE's phone graph is E's mean path + C: float32 equals Keras, int8 converts and runs."""
+    from kerasfer.models import FairVAE
+
+    data = make_synthfaces(96, seed=4, image_size=32)
+    model = FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, width=8, latent_dim=16, generator_width=8)
+    to_tflite(model, tmp_path / "f32.tflite")
+    np.testing.assert_allclose(LiteRTModel(tmp_path / "f32.tflite").predict(data.images[:8]), predict_proba(model, data[:8]), atol=1e-4)
+    meta = to_tflite(model, tmp_path / "int8.tflite", mode="int8", representative_data=data)
+    assert meta["input"]["dtype"] == "uint8"
+    probs = LiteRTModel(tmp_path / "int8.tflite").predict(data.images[:8])
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.03)
