@@ -6,15 +6,16 @@ import keras
 import tensorflow as tf
 
 from kerasfer.constants import ACTION_UNITS
-from kerasfer.models.batch import as_batch, images_of, sample_weight_of
+from kerasfer.models.batch import images_of, sample_weight_of
 from kerasfer.models.encoder import build_encoder
 from kerasfer.models.heads import build_au_head
-from kerasfer.models.losses import au_loss, replica_mean, weighted_mean
+from kerasfer.models.losses import au_loss, weighted_mean
+from kerasfer.models.supervised import SupervisedModel
 from kerasfer.models.thresholds import add_threshold_weight, apply_thresholds, tune_thresholds
 
 
 @keras.saving.register_keras_serializable(package="kerasfer")
-class AUClassifier(keras.Model):
+class AUClassifier(SupervisedModel):
     """Which Action Units a face shows: `build_encoder` → latent → `build_au_head` (one sigmoid per AU).
 
     Trains on the ``"aus"`` entry of `FaceData.dataset` batches with binary cross-entropy; unknown
@@ -92,22 +93,6 @@ class AUClassifier(keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.au_accuracy_tracker]
-
-    def train_step(self, data):
-        batch = as_batch(data)
-        with tf.GradientTape() as tape:
-            probs = self(batch["image"], training=True)
-            loss, weights = self._loss(batch, probs)
-            scaled = replica_mean(loss, weights)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        return self._update_trackers(batch, probs, loss, weights)
-
-    def test_step(self, data):
-        batch = as_batch(data)
-        probs = self(batch["image"], training=False)
-        loss, weights = self._loss(batch, probs)
-        return self._update_trackers(batch, probs, loss, weights)
 
     def _loss(self, batch, probs):
         if "aus" not in batch:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasfer.models.batch import as_batch, images_of, sample_weight_of
+from kerasfer.models.batch import images_of, sample_weight_of
 from kerasfer.models.encoder import build_encoder
 from kerasfer.models.heads import build_emotion_head
-from kerasfer.models.losses import emotion_loss, replica_mean
+from kerasfer.models.losses import emotion_loss
+from kerasfer.models.supervised import SupervisedModel
 
 
 @keras.saving.register_keras_serializable(package="kerasfer")
-class EmotionClassifier(keras.Model):
+class EmotionClassifier(SupervisedModel):
     """The baseline emotion classifier: `build_encoder` → latent → `build_emotion_head`.
 
     Reads the batch dicts of `FaceData.dataset` (or ``(images, labels)`` tuples); unknown labels
@@ -66,22 +67,6 @@ class EmotionClassifier(keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.accuracy_tracker]
-
-    def train_step(self, data):
-        batch = as_batch(data)
-        with tf.GradientTape() as tape:
-            probs = self(batch["image"], training=True)
-            loss, weights = self._loss(batch, probs)
-            scaled = replica_mean(loss, weights)
-        gradients = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        return self._update_trackers(batch, probs, loss, weights)
-
-    def test_step(self, data):
-        batch = as_batch(data)
-        probs = self(batch["image"], training=False)
-        loss, weights = self._loss(batch, probs)
-        return self._update_trackers(batch, probs, loss, weights)
 
     def _loss(self, batch, probs):
         if "label" not in batch:

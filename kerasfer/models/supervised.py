@@ -1,0 +1,35 @@
+"""The train/test step shared by the single-task models (`EmotionClassifier`, `AUClassifier`)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from kerasfer.models.batch import as_batch
+from kerasfer.models.losses import replica_mean
+
+
+class SupervisedModel(keras.Model):
+    """A `keras.Model` whose step is: forward, masked and weighted per-example loss, one update.
+
+    Subclasses define ``_loss(batch, probs) -> (per_example_loss, weights)`` (weights 0 mask a
+    sample out: unknown labels, sample weights) and ``_update_trackers(batch, probs, loss,
+    weights) -> logs``. The loss is averaged over the *global* batch (`replica_mean`), so the step
+    is right under `tf.distribute` too.
+    """
+
+    def train_step(self, data):
+        batch = as_batch(data)
+        with tf.GradientTape() as tape:
+            probs = self(batch["image"], training=True)
+            loss, weights = self._loss(batch, probs)
+            scaled = replica_mean(loss, weights)
+        gradients = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        return self._update_trackers(batch, probs, loss, weights)
+
+    def test_step(self, data):
+        batch = as_batch(data)
+        probs = self(batch["image"], training=False)
+        loss, weights = self._loss(batch, probs)
+        return self._update_trackers(batch, probs, loss, weights)
