@@ -83,7 +83,6 @@ def test_two_stage_freezes_the_encoder_in_stage_two(tiny_faces):
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(head_before, model.head.weights))
 
 
-@pytest.mark.slow
 def test_adversary_lowers_latent_leakage_on_biased_data():
     """With λ_adv > 0 a probe recovers skin tone from z far less well than with λ_adv = 0."""
     train = make_synthfaces(3000, seed=5, image_size=32, bias="demo")
