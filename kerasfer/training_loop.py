@@ -52,7 +52,7 @@ def fit_loop(model, dataset, *, steps_per_epoch: int, epochs: int, initial_step:
         return mean_over_replicas(strategy.run(model.test_step, args=(batch,)))
 
     # Batch-norm moving statistics are updated from each replica's own batches; average them so every
-    # worker ends with the same model (tf.keras read them through an ON_READ MEAN aggregation).
+    # worker ends with the same model (Keras 2 read them through an ON_READ MEAN aggregation).
     statistics = [w for w in model.non_trainable_weights if w.dtype.startswith("float")]
 
     def replica_means():
