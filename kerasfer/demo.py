@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Defaults measured to finish in under 3 minutes on 2 CPU cores (README, "Measured").
-DEMO_DEFAULTS = {"n_train": 16000, "n_test": 2100, "epochs": 12, "batch_size": 64, "learning_rate": 3e-3}
+DEMO_DEFAULTS = {"n_train": 10000, "n_test": 2100, "epochs": 12, "batch_size": 64, "learning_rate": 3e-3}
 
 
 def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_DEFAULTS["n_test"],
