@@ -184,3 +184,13 @@ def test_no_traceback_reaches_the_terminal(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2, (args, result.stderr[-1500:])
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, (args, lines)
+
+
+@pytest.mark.parametrize("name", ["audit", "export"])
+def test_bad_data_is_reported_before_the_model_is_loaded(name, tmp_path, capsys):
+    """A typo in --data must not cost a model load first (nor hide behind a model error)."""
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"not a keras archive")  # loading it would fail with a different message
+    assert main([name, "--model", str(model), "--data", "rafdb:/nowhere/raf", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "/nowhere/raf" in err[0], err

@@ -38,11 +38,12 @@ def run(args) -> int:
         raise UsageError("--n and --batch-size must be >= 1")
     import warnings
 
-    from kerasfer.data.specs import load_data
+    from kerasfer.data.specs import check_data_spec, load_data
     from kerasfer.fairness import audit
     from kerasfer.models import load_model
     from kerasfer.utils.io import write_json
 
+    check_data_spec(args.data)  # a bad --data is reported before the model is loaded
     model = load_model(args.model, compile=False)
     height, width, channels = _image_shape(model)
     if height != width:

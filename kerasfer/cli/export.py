@@ -41,12 +41,13 @@ def run(args) -> int:
 
     from tqdm.auto import tqdm
 
-    from kerasfer.data.specs import load_data
+    from kerasfer.data.specs import check_data_spec, load_data
     from kerasfer.export import to_tflite, verify
     from kerasfer.export.verify import summary_table
     from kerasfer.models import load_model
     from kerasfer.utils.io import write_json
 
+    check_data_spec(args.data)  # a bad --data is reported before the model is loaded
     steps = tqdm(total=4, desc="export", unit="step", disable=None)  # shown on a terminal or in Jupyter
     steps.set_postfix_str("loading the model")
     model = load_model(args.model)  # safe mode: refuses files that carry code

@@ -53,19 +53,38 @@ def load_data(spec: str, *, split: str = "train", n: int = 8000, seed: int = 0, 
     """
     if split not in _SYNTH_SPLIT_SEED:
         raise ValueError(f"`split` must be one of {sorted(_SYNTH_SPLIT_SEED)}; got {split!r}.")
+    name, rest = check_data_spec(spec)
+    if name == "synthfaces":
+        bias = rest if rest in NAMED_BIASES and split == "train" else None
+        return make_synthfaces(n, seed=seed + _SYNTH_SPLIT_SEED[split], image_size=image_size, channels=channels,
+                               bias=bias)
+    return READERS[name](rest, split=split, image_size=image_size, channels=channels, on_error=on_error)
+
+
+def check_data_spec(spec: str) -> tuple[str, str]:
+    """Check a `--data` string without reading any data (so a command can refuse it before slow work).
+
+    Args:
+        spec: as for `load_data`.
+
+    Returns:
+        ``(name, rest)``: the dataset name and what follows its colon (a path for readers).
+
+    Raises:
+        ValueError: unknown name, or a reader prefix without a path.
+        FileNotFoundError: the path does not exist.
+    """
     name, _, rest = str(spec).partition(":")
     if name == "synthfaces":
         if rest not in ("", "clean", *NAMED_BIASES):
             names = ", ".join(f"':{name}'" for name in NAMED_BIASES)
             raise ValueError(f"--data synthfaces takes {names} or ':clean'; got {spec!r}.")
-        bias = rest if rest in NAMED_BIASES and split == "train" else None
-        return make_synthfaces(n, seed=seed + _SYNTH_SPLIT_SEED[split], image_size=image_size, channels=channels,
-                               bias=bias)
+        return name, rest
     if name in READERS:
         if not rest:
             raise ValueError(f"--data {name}: needs a path, e.g. {name}:/data/{name}.")
         if not Path(rest).exists():
             raise FileNotFoundError(f"--data {spec}: no such file or folder: {rest}")
-        return READERS[name](rest, split=split, image_size=image_size, channels=channels, on_error=on_error)
+        return name, rest
     known = ["synthfaces", "synthfaces:demo"] + [f"{p}:PATH" for p in sorted(READERS)]
     raise ValueError(f"unknown --data {spec!r}; use one of {', '.join(known)}.")
