@@ -182,6 +182,29 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
     return result
 
 
+def _per_class_rows(name, group_names, present, class_names, metrics) -> list[dict]:
+    """One row per present group × class: each metric's value and CI from (G, K) arrays.
+
+    Args:
+        name: the attribute.
+        group_names: names of its groups.
+        present: (G,) bool, groups with samples.
+        class_names: emotion or AU names (K).
+        metrics: metric name -> (value, low, high), each (G, K).
+
+    Returns:
+        Rows for the ``per_class`` table.
+    """
+    rows = []
+    for g in np.flatnonzero(present):
+        for c, label in enumerate(class_names):
+            row = {"attribute": name, "group": group_names[g], "class": label}
+            for key, (value, low, high) in metrics.items():
+                row[key], row[f"{key}_low"], row[f"{key}_high"] = value[g, c], low[g, c], high[g, c]
+            rows.append(row)
+    return rows
+
+
 # ------------------------------------------------------------------------------- single label
 def _audit_single(name, groups, group_names, y_true, y_pred, label_names, settings, seed):
     num_groups, k = len(group_names), len(label_names)
@@ -207,14 +230,8 @@ def _audit_single(name, groups, group_names, y_true, y_pred, label_names, settin
     for key in ("accuracy", "macro_f1"):
         rows[key], rows[f"{key}_low"], rows[f"{key}_high"] = with_ci(key)
     group_table = pd.DataFrame(rows)[present]
-    class_rows = []
     per_class = {key: with_ci(key) for key in ("tpr", "fpr", "selection_rate")}
-    for g in np.flatnonzero(present):
-        for c, label in enumerate(label_names):
-            row = {"attribute": name, "group": group_names[g], "class": label}
-            for key, (value, low, high) in per_class.items():
-                row[key], row[f"{key}_low"], row[f"{key}_high"] = value[g, c], low[g, c], high[g, c]
-            class_rows.append(row)
+    class_rows = _per_class_rows(name, group_names, present, label_names, per_class)
     gap_rows = []
     for metric, direction in _GAP_DIRECTION.items():
         # Plain percentile interval, as fairlearn's `difference_ci`. A range over groups only grows
@@ -253,13 +270,7 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
         low, high = _interval(boot_summary, key, summary[key][0].shape, level)
         rows[key], rows[f"{key}_low"], rows[f"{key}_high"] = summary[key][0], low, high
     per_au = {key: (point[key][0], *_interval(boot, key, point[key][0].shape, level)) for key in ("f1", "auc")}
-    class_rows = []
-    for g in np.flatnonzero(present):
-        for a, au in enumerate(au_names):
-            row = {"attribute": name, "group": group_names[g], "class": au}
-            for key, (value, low, high) in per_au.items():
-                row[key], row[f"{key}_low"], row[f"{key}_high"] = value[g, a], low[g, a], high[g, a]
-            class_rows.append(row)
+    class_rows = _per_class_rows(name, group_names, present, au_names, per_au)
     gap_rows = []
     for metric in ("f1_difference", "auc_difference", "mean_f1_difference", "mean_auc_difference",
                    "worst_group_mean_f1", "worst_group_mean_auc"):
