@@ -73,9 +73,27 @@ def test_int8_agrees_with_keras_and_verify_reports(trained, tmp_path):
     json.dumps(result)  # JSON-ready
 
 
-# Issue 6 asks for >= 98 %; post-training int8 of this small encoder measures 93-95 % on 32-48 px
-# SynthFaces (disagreements sit at a top-2 margin of ~0.05). The floor guards against regressions.
-AGREEMENT_TARGET = 0.90
+# This fixture trains in ~15 s to ~45 % accuracy: half its test faces have a top-2 margin under 0.16,
+# and int8 rewritten measures ~94-95 % here. The floor guards against regressions; issue 6's 98 % on a
+# trained model is checked by the slow test below, on a model trained to ~85 %.
+AGREEMENT_TARGET = 0.92
+
+
+@pytest.mark.slow
+def test_int8_agreement_on_a_trained_model_is_at_least_98_percent(tmp_path):
+    """Issue 6's target on a trained small model: 64×64 grey, 16k clean SynthFaces, 12 epochs (~2-3 min)."""
+    keras.utils.set_random_seed(0)
+    train = make_synthfaces(16000, seed=21, image_size=64, channels=1)
+    test = make_synthfaces(3000, seed=23, image_size=64, channels=1)
+    model = EmotionClassifier(input_shape=(64, 64, 1), width=16, latent_dim=32)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, 12 * 16000 // 64)))
+    model.fit(train.dataset(64), epochs=12, verbose=0)
+    path = tmp_path / "m.tflite"
+    to_tflite(model, path, mode="int8", representative_data=train)
+    result = verify(path, model, test, latency_runs=5)
+    assert result["keras_accuracy"] > 0.8, result["keras_accuracy"]
+    assert result["agreement"] >= 0.98, f"int8 top-1 agreement {result['agreement']:.4f}"
+    assert abs(result["accuracy_delta"]) <= 0.005, result["accuracy_delta"]
 
 
 def test_int8_io_int8_and_quantization_params(trained, tmp_path):

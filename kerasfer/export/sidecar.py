@@ -37,7 +37,7 @@ def tensor_info(detail: dict) -> dict:
 
 
 def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, source_hash: str,
-                  thresholds=None) -> dict:
+                  thresholds=None, int8_rewrite: bool = False) -> dict:
     """The sidecar dict (see export/README.md for the contract it documents).
 
     Args:
@@ -47,6 +47,7 @@ def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, sou
         mode: export mode.
         source_hash: `weights_hash` of the Keras model.
         thresholds: per-output decision thresholds of a multi-label (AU) model, or None.
+        int8_rewrite: whether the graph was rewritten for int8 first (`rewrite_for_int8`).
 
     Returns:
         A JSON-ready dict.
@@ -61,6 +62,7 @@ def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, sou
         "output": {**output_info, "kind": "probabilities",
                    **({"thresholds": [float(t) for t in thresholds]} if thresholds is not None else {})},
         "mode": mode,
+        "int8_rewrite": bool(int8_rewrite),
         "source_model_sha256": source_hash,
     }
 

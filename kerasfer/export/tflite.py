@@ -9,8 +9,9 @@ import keras
 import numpy as np
 
 from kerasfer.constants import EMOTIONS
+from kerasfer.export.int8_rewrite import rewrite_for_int8
 from kerasfer.export.representative import representative_images
-from kerasfer.export.sidecar import build_sidecar, sidecar_path, tensor_info, weights_hash
+from kerasfer.export.sidecar import PIXEL_RANGE, build_sidecar, sidecar_path, tensor_info, weights_hash
 from kerasfer.utils.io import atomic_write_bytes
 
 MODES = ("float32", "float16", "dynamic", "int8")
@@ -54,15 +55,36 @@ def convert(functional, *, mode: str = "float32", calibration=None, int8_io: str
     elif mode == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if calibration is not None:
+            calibration = with_full_pixel_range(calibration)
             converter.representative_dataset = lambda: ([image[None]] for image in calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
     return converter.convert()
 
 
+def with_full_pixel_range(calibration: np.ndarray) -> np.ndarray:
+    """A copy of `calibration` whose first image has one pixel at each end of `PIXEL_RANGE` (0 and 255).
+
+    The int8 range of each tensor is the minimum and maximum seen in calibration. Faces rarely hit
+    both 0 and 255, so the tensor holding ``pixel - 128`` would otherwise get a scale a little off
+    1.0 and round pixels that it could hold exactly. Two corner pixels of one image barely move
+    the ranges further in.
+
+    Args:
+        calibration: (N, H, W, C) raw-pixel images, N >= 1.
+
+    Returns:
+        float32 copy with ``[0, 0, 0] = 0`` and ``[0, 0, 1] = 255`` (all channels).
+    """
+    images = np.array(calibration, dtype=np.float32, copy=True)
+    images[0, 0, 0, :] = PIXEL_RANGE[0]
+    images[0, 0, min(1, images.shape[2] - 1), :] = PIXEL_RANGE[1]
+    return images
+
+
 def to_tflite(model, path, *, mode: str = "float32", representative_data=None, qat_epochs: int = 0,
               prune=None, int8_io: str = "uint8", num_calibration: int = 256, labels=EMOTIONS,
-              seed: int = 0) -> dict:
+              int8_rewrite: bool = True, seed: int = 0) -> dict:
     """Export a kerasfer model to a `.tflite` file and its sidecar JSON, atomically.
 
     Both files are produced in memory first and then renamed into place: a failure (conversion,
@@ -82,6 +104,10 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
         int8_io: ``"uint8"`` or ``"int8"`` input/output of an int8 model.
         num_calibration: images drawn from `representative_data`.
         labels: class names in output order, written to the sidecar.
+        int8_rewrite: for a post-training ``int8`` export of a kerasfer model, first rewrite the
+            graph into an equivalent one that quantizes better (`kerasfer.export.int8_rewrite`: exact
+            pixel centring, equal channel ranges, a narrow logit range, weight-rounding bias
+            correction). Recorded in the sidecar as ``int8_rewrite``.
         seed: seed of the calibration draw and fine-tuning.
 
     Returns:
@@ -118,6 +144,9 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
             raise ValueError(f"`representative_data` images are {calibration.shape[1:]} but the model takes "
                              f"{tuple(functional.input_shape[1:])}.")
     to_convert = functional
+    rewritten = bool(int8_rewrite and mode == "int8" and not qat_epochs and prune is None and _has_parts(model))
+    if rewritten:
+        to_convert = rewrite_for_int8(model, calibration)
     if qat_epochs or prune is not None:
         from kerasfer.export.qat import fine_tune_twin  # tfmot / tf_keras only on this path
 
@@ -126,9 +155,14 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
     payload = convert(to_convert, mode=mode, calibration=calibration, int8_io=int8_io)
     meta = build_sidecar(labels=labels, mode=mode + ("+qat" if qat_epochs else "") + ("+pruned" if prune else ""),
                          source_hash=weights_hash(functional), thresholds=_thresholds(model, len(labels)),
-                         **_io_info(payload))
+                         int8_rewrite=rewritten, **_io_info(payload))
     _write_pair(path, payload, meta)
     return meta
+
+
+def _has_parts(model) -> bool:
+    """Whether `model` is a kerasfer model whose encoder and head `rewrite_for_int8` can rewrite."""
+    return all(isinstance(getattr(model, part, None), keras.Model) for part in ("encoder", "head"))
 
 
 def _thresholds(model, num_outputs: int):

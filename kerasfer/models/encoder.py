@@ -23,7 +23,7 @@ def build_encoder(
 
     A 3×3 stride-2 stem, then four depthwise-separable blocks (MobileNet style) with
     `width`, 2·`width`, 4·`width`, 8·`width` channels, global average pooling and a dense
-    projection to the latent. Pixels are scaled to [-1, 1] inside the graph, so exported
+    projection to the latent. Pixels are scaled to [-1, 1) inside the graph, so exported
     models take raw pixels.
 
     Args:
@@ -50,7 +50,9 @@ def build_encoder(
         raise ValueError(f"`width` and `latent_dim` must be positive; got {width}, {latent_dim}.")
     layers = keras_module.layers
     inputs = keras_module.Input(shape=tuple(input_shape), name="image")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    # (x - 128) / 128 rather than x / 127.5 - 1: pixel 128 is the zero that "same" padding stands for,
+    # so an int8 export can subtract 128 exactly and fold the 1/128 into the stem conv.
+    x = layers.Rescaling(1 / 128, offset=-1.0, name="normalize")(inputs)
     x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
