@@ -273,6 +273,10 @@ def test_cli_export_prints_table_and_writes_metrics(tmp_path, capsys):
     assert "top-1 agreement" in printed and "skin=dark" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mode"] == "int8" and metrics["n"] == 70 and 0 <= metrics["agreement"] <= 1
+    assert metrics["sidecar"]["int8_rewrite"] is True
+    assert main(["export", "--model", str(tmp_path / "m.keras"), "--out", str(tmp_path / "plain"), "--n", "70",
+                 "--n-calibration", "32", "--no-int8-rewrite"]) == 0
+    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["sidecar"]["int8_rewrite"] is False
     assert (out / "model_int8.tflite").exists() and (out / "model_int8.json").exists()
     assert main(["export", "--model", str(tmp_path / "missing.keras"), "--out", str(out)]) == 2
 

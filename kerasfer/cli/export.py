@@ -20,6 +20,8 @@ def register(subparsers):
     p.add_argument("--qat-epochs", type=int, default=0, help="quantization-aware fine-tuning epochs (int8 only)")
     p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="magnitude-prune to this sparsity")
     p.add_argument("--int8-io", choices=("uint8", "int8"), default="uint8", help="int8 model IO type")
+    p.add_argument("--no-int8-rewrite", dest="int8_rewrite", action="store_false",
+                   help="convert int8 without first rewriting the graph to quantize better (see README)")
     return p
 
 
@@ -66,7 +68,8 @@ def run(args) -> int:
     prune = None if args.prune is None else {"sparsity": args.prune, "epochs": 1}
     path = out / f"model_{args.mode}.tflite"
     meta = to_tflite(model, path, mode=args.mode, representative_data=calibration, qat_epochs=args.qat_epochs,
-                     prune=prune, int8_io=args.int8_io, num_calibration=args.n_calibration, seed=args.seed)
+                     prune=prune, int8_io=args.int8_io, num_calibration=args.n_calibration,
+                     int8_rewrite=args.int8_rewrite, seed=args.seed)
     steps.update()
     steps.set_postfix_str("verifying in LiteRT")
     result = verify(path, model, test)
