@@ -73,10 +73,10 @@ def test_int8_agrees_with_keras_and_verify_reports(trained, tmp_path):
     json.dumps(result)  # JSON-ready
 
 
-# This fixture trains in ~15 s to ~45 % accuracy: half its test faces have a top-2 margin under 0.16,
-# and int8 rewritten measures ~94-95 % here. The floor guards against regressions; issue 6's 98 % on a
-# trained model is checked by the slow test below, on a model trained to ~85 %.
-AGREEMENT_TARGET = 0.92
+# This fixture trains in ~15 s to ~46 % accuracy: half its test faces have a top-2 margin under 0.16.
+# int8 measures 95.7 % here with the int8 rewrite and 92.6 % without. The floor guards against
+# regressions; issue 6's 98 % on a trained model is checked by the slow test below.
+AGREEMENT_TARGET = 0.93
 
 
 @pytest.mark.slow
