@@ -260,6 +260,22 @@ def test_twin_built_by_the_same_builders_computes_the_same_function(trained):
                                predict_proba(model, test[:8]), atol=1e-4)
 
 
+def test_twin_keeps_the_pixel_scaling_of_models_saved_before_it_changed():
+    """Models built with x / 127.5 - 1 (before (x - 128) / 128) get a twin that normalises the same way."""
+    pytest.importorskip("tensorflow_model_optimization")
+    import tf_keras
+
+    from kerasfer.export.qat import build_twin
+
+    model = EmotionClassifier(input_shape=(32, 32, 1), width=4, latent_dim=8)
+    kernel, bias = model.head.get_layer("emotion").get_weights()
+    model.head.get_layer("emotion").set_weights([200 * kernel, bias])  # confident: input scaling shows in the output
+    model.encoder.get_layer("normalize").scale = 1 / 127.5
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(build_twin(model, tf_keras).predict(images, verbose=0),
+                               model.classifier_model().predict(images, verbose=0), atol=1e-5)
+
+
 def test_cli_export_prints_table_and_writes_metrics(tmp_path, capsys):
     from kerasfer.cli.main import main
 

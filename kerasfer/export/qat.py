@@ -24,7 +24,7 @@ def _require_qat():
 
 
 def build_twin(model, tf_keras):
-    """A flat tf_keras Functional copy of `model.classifier_model()` with the same weights.
+    """A flat tf_keras Functional copy of `model.classifier_model()` with the same weights and pixel scaling.
 
     Args:
         model: a kerasfer model built from `build_encoder` + `build_emotion_head` (it exposes
@@ -54,6 +54,8 @@ def build_twin(model, tf_keras):
         if len(weights) != len(layer.get_weights()):
             raise ValueError(f"twin layer {layer.name!r} has {len(layer.get_weights())} weights, source {len(weights)}.")
         layer.set_weights(weights)
+        if isinstance(layer, tf_keras.layers.Rescaling):  # weightless: models saved before build_encoder's
+            layer.scale, layer.offset = source[layer.name].scale, source[layer.name].offset  # (x-128)/128 differ
     return twin
 
 
