@@ -67,8 +67,7 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
     source = model.classifier_model()
     encoder, head = _integer_normalization(model.encoder), _copy(model.head)
     _equalize_channels(encoder, calibration)
-    latent = encoder.predict(calibration, verbose=0)
-    latent = latent[0] if isinstance(latent, list) else latent  # a variational encoder: z_mean feeds the head
+    latent = _predict_list(encoder, calibration)[0]  # a variational encoder's first output, z_mean, feeds the head
     if _is_softmax_dense(head.layers[-1]):
         head = _compress_logits(head, latent)
     inputs = keras.Input(shape=source.input_shape[1:], name="image")
@@ -135,12 +134,10 @@ def _readers(model: keras.Model, layer) -> list:
 
 def _equalize_channels(encoder: keras.Model, calibration: np.ndarray) -> None:
     """Equalize, in place, the channel ranges of every BatchNorm → ReLU output of `encoder`."""
-    pairs = [pair for pair in _relu_pairs(encoder)]
+    pairs = list(_relu_pairs(encoder))
     if not pairs:
         return
-    probe = keras.Model(encoder.input, [relu.output for _, relu, _ in pairs])
-    activations = probe.predict(calibration, verbose=0)
-    activations = activations if isinstance(activations, list) else [activations]
+    activations = _predict_list(keras.Model(encoder.input, [relu.output for _, relu, _ in pairs]), calibration)
     for (norm, _, consumers), values in zip(pairs, activations):
         scale = _channel_scales(np.asarray(values).reshape(-1, values.shape[-1]).max(axis=0))
         gamma, beta, *stats = norm.get_weights()
@@ -173,7 +170,7 @@ def _relu_pairs(encoder: keras.Model):
         if not _is_plain_relu(relu) or id(relu.output) in outputs:
             continue
         norm = _producer(encoder, relu.input)
-        if not isinstance(norm, keras.layers.BatchNormalization) or not (norm.scale and norm.center):
+        if not _is_affine_norm(norm):
             continue
         consumers = _readers(encoder, relu)
         if len(consumers) == 1 and isinstance(consumers[0], keras.layers.GlobalAveragePooling2D):
@@ -209,9 +206,18 @@ def _rescalable(layer) -> bool:
 
 
 def _is_softmax_dense(layer) -> bool:
-    return isinstance(layer, keras.layers.Dense) and keras.activations.serialize(layer.activation) in (
-        "softmax", {"module": "keras.activations", "class_name": "function", "config": "softmax",
-                    "registered_name": "softmax"})
+    return isinstance(layer, keras.layers.Dense) and layer.get_config()["activation"] == "softmax"
+
+
+def _is_affine_norm(layer) -> bool:
+    """A BatchNormalization with both gamma and beta (whose output a per-channel scale can move into)."""
+    return isinstance(layer, keras.layers.BatchNormalization) and layer.scale and layer.center
+
+
+def _predict_list(model: keras.Model, inputs: np.ndarray) -> list:
+    """`model`'s outputs on `inputs` as a list, one array per output (also for a single output)."""
+    outputs = model.predict(inputs, verbose=0)
+    return outputs if isinstance(outputs, list) else [outputs]
 
 
 def _compress_logits(head: keras.Model, latent: np.ndarray) -> keras.Model:
@@ -280,8 +286,7 @@ def _correct_rounding_bias(part: keras.Model, inputs: np.ndarray) -> None:
     layers = [layer for layer in part.layers if _rescalable(layer)]
     if not layers:
         return
-    fed = keras.Model(part.input, [layer.input for layer in layers]).predict(inputs, verbose=0)
-    fed = fed if isinstance(fed, list) else [fed]
+    fed = _predict_list(keras.Model(part.input, [layer.input for layer in layers]), inputs)
     for layer, values in zip(layers, fed):
         mean_input = np.asarray(values).reshape(-1, values.shape[-1]).mean(axis=0)
         kernel, *bias = layer.get_weights()
@@ -294,7 +299,7 @@ def _correct_rounding_bias(part: keras.Model, inputs: np.ndarray) -> None:
             layer.set_weights([kernel, bias[0] - shift])
             continue
         norm = _readers(part, layer)
-        if len(norm) == 1 and isinstance(norm[0], keras.layers.BatchNormalization) and norm[0].center and norm[0].scale:
+        if len(norm) == 1 and _is_affine_norm(norm[0]):
             gamma, beta, mean, variance = norm[0].get_weights()
             norm[0].set_weights([gamma, beta, mean + shift, variance])
 
