@@ -63,14 +63,8 @@ def read_disfa(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD
         A lazily loaded `FaceData` with labels -1, `aus` (0/1/-1) in `au_names` order, no
         attributes, and ``.skipped``.
     """
-    if split not in ("train", "test", "all"):
-        raise ValueError(f"`split` must be 'train', 'test' or 'all' (DISFA is split by subject); got {split!r}.")
-    if not (isinstance(threshold, int) and 1 <= threshold <= 5):
-        raise ValueError(f"`threshold` must be an intensity 1..5; got {threshold!r}.")
     root = Path(root)
-    labels_root = root / "ActionUnit_Labels"
-    if not labels_root.is_dir():
-        raise FileNotFoundError(f"{root} is not a DISFA folder: {labels_root} does not exist.")
+    labels_root = _labels_root(root, "ActionUnit_Labels", "DISFA", split, threshold)
     subjects = sorted(p.name for p in labels_root.iterdir() if p.is_dir())
     if not subjects:
         raise FileNotFoundError(f"no subject folders (SN001, ...) in {labels_root}.")
@@ -84,22 +78,12 @@ def read_disfa(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD
             continue
         frames = _frame_files(root / images_dir / subject)
         for frame, (present, line, source) in sorted(table.items()):
-            row = np.array([present.get(au, -1) for au in au_names], np.int8)
             paths.append(frames.get(frame, root / images_dir / subject / f"{frame:05d}.png"))
-            aus.append(row)
+            aus.append([present.get(au, -1) for au in au_names])
             lines.append(line)
             sources.append(source)
-    if not paths:
-        policy.finish()
-        raise ValueError(f"{root}: no labelled frames for split {split!r}.")
-    ok = np.ones(len(paths), bool)
-    if verify_images:
-        ok = check_images(paths, lines, policy, sources=sources, channels=channels)
-    skipped = policy.finish()
-    if not ok.any():
-        raise ValueError(f"{root}: none of the frames of split {split!r} could be read.")
-    return FaceData(paths=[str(p) for p, good in zip(paths, ok) if good], image_size=(image_size, image_size),
-                    channels=channels, aus=np.stack(aus)[ok], au_names=au_names, skipped=skipped)
+    return _frames_data(root, split, paths, aus, au_names, lines, sources, policy, {}, image_size=image_size,
+                        channels=channels, verify_images=verify_images)
 
 
 def read_bp4d(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD, au_names=None,
@@ -125,14 +109,8 @@ def read_bp4d(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD,
         A lazily loaded `FaceData` with labels -1, `aus` (0/1/-1), attribute ``gender`` (from the
         subject id: F female, M male) and ``.skipped``.
     """
-    if split not in ("train", "test", "all"):
-        raise ValueError(f"`split` must be 'train', 'test' or 'all' (BP4D is split by subject); got {split!r}.")
-    if not (isinstance(threshold, int) and 1 <= threshold <= 5):
-        raise ValueError(f"`threshold` must be an intensity 1..5; got {threshold!r}.")
     root = Path(root)
-    labels_root = root / "AU_INT"
-    if not labels_root.is_dir():
-        raise FileNotFoundError(f"{root} is not a BP4D folder: {labels_root} does not exist.")
+    labels_root = _labels_root(root, "AU_INT", "BP4D", split, threshold)
     folders = {f"AU{int(m.group(1)):02d}": p for p in labels_root.iterdir()
                if p.is_dir() and (m := re.fullmatch(r"AU0*(\d+)", p.name, re.IGNORECASE))}
     found = sorted(folders)
@@ -168,15 +146,55 @@ def read_bp4d(root, split: str = "train", *, threshold: int = PRESENT_THRESHOLD,
         genders.append(1 if subject.startswith("F") else 0)
         lines.append(line)
         sources.append(file)
+    return _frames_data(root, split, paths, aus, au_names, lines, sources, policy, {"gender": genders},
+                        image_size=image_size, channels=channels, verify_images=verify_images)
+
+
+def _labels_root(root: Path, folder: str, dataset: str, split: str, threshold) -> Path:
+    """Check the arguments both readers share; return the label folder `root / folder`."""
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"`split` must be 'train', 'test' or 'all' ({dataset} is split by subject); got {split!r}.")
+    if not (isinstance(threshold, int) and 1 <= threshold <= 5):
+        raise ValueError(f"`threshold` must be an intensity 1..5; got {threshold!r}.")
+    labels_root = root / folder
+    if not labels_root.is_dir():
+        raise FileNotFoundError(f"{root} is not a {dataset} folder: {labels_root} does not exist.")
+    return labels_root
+
+
+def _frames_data(root, split, paths, aus, au_names, lines, sources, policy, attributes, *, image_size, channels,
+                 verify_images) -> FaceData:
+    """The `FaceData` of the labelled frames, after decoding each once if `verify_images`.
+
+    Args:
+        root: the dataset folder (for messages).
+        split: the split read (for messages).
+        paths: frame files; `lines` and `sources` name the label row behind each.
+        aus: per frame, 0/1/-1 per AU of `au_names`.
+        au_names: AU order.
+        lines: label-file line per frame.
+        sources: label file per frame.
+        policy: the reader's `ErrorPolicy` (finished here).
+        attributes: name -> per-frame group codes.
+        image_size: side of the images the pipeline yields.
+        channels: 3 or 1.
+        verify_images: decode every frame now.
+
+    Returns:
+        A lazily loaded `FaceData` with labels -1 and ``.skipped``.
+    """
+    if not paths:
+        policy.finish()
+        raise ValueError(f"{root}: no labelled frames for split {split!r}.")
     ok = np.ones(len(paths), bool)
-    if verify_images and paths:
+    if verify_images:
         ok = check_images(paths, lines, policy, sources=sources, channels=channels)
     skipped = policy.finish()
     if not ok.any():
-        raise ValueError(f"{root}: no usable frames for split {split!r}.")
+        raise ValueError(f"{root}: none of the frames of split {split!r} could be read.")
     return FaceData(paths=[str(p) for p, good in zip(paths, ok) if good], image_size=(image_size, image_size),
                     channels=channels, aus=np.asarray(aus, np.int8)[ok], au_names=au_names,
-                    attributes={"gender": np.asarray(genders)[ok]}, skipped=skipped)
+                    attributes={name: np.asarray(codes)[ok] for name, codes in attributes.items()}, skipped=skipped)
 
 
 def _int_rows(file: Path, policy: ErrorPolicy):
