@@ -184,12 +184,7 @@ def _gap_table(result):
     rows = []
     for attribute, frame in result.gaps.groupby("attribute", sort=False):
         frame = frame.set_index("metric")
-        cells = []
-        for metric in metrics:
-            r = frame.loc[metric]
-            significant = bool(np.isfinite(r["p_value"]) and r["p_value"] < SIGNIFICANCE)
-            cells.append({"value": _num(r["value"]), "ci": _ci(r["ci_low"], r["ci_high"]),
-                          "p": _p(r["p_value"]) if np.isfinite(r["p_value"]) else "", "significant": significant})
+        cells = [_gap_cell(frame.loc[metric]) for metric in metrics]
         rows.append({"attribute": attribute, "groups": int(frame["groups_compared"].iloc[0]), "cells": cells})
     header = [{"label": _SHORT_LABELS.get(m, m), "title": METRIC_LABELS.get(m, m),
                "hint": _FAIR_WHEN.get(m, "0 is fair")} for m in metrics]
@@ -202,14 +197,17 @@ def _au_gap_rows(result):
     per_au = result.gaps[result.gaps["metric"].str.contains("(", regex=False)]
     for (attribute, au), frame in per_au.groupby(
             [per_au["attribute"], per_au["metric"].str.extract(r"\((.*)\)")[0]], sort=False):
-        cells = []
-        for kind in ("f1_difference", "auc_difference"):
-            r = frame[frame["metric"] == f"{kind} ({au})"].iloc[0]
-            cells.append({"value": _num(r["value"]), "ci": _ci(r["ci_low"], r["ci_high"]),
-                          "p": _p(r["p_value"]) if np.isfinite(r["p_value"]) else "",
-                          "significant": bool(np.isfinite(r["p_value"]) and r["p_value"] < SIGNIFICANCE)})
+        cells = [_gap_cell(frame[frame["metric"] == f"{kind} ({au})"].iloc[0])
+                 for kind in ("f1_difference", "auc_difference")]
         rows.append({"attribute": attribute, "au": au, "cells": cells})
     return rows
+
+
+def _gap_cell(row) -> dict:
+    """One gap of the `gaps` table as a report cell: value, CI, p-value and whether p < `SIGNIFICANCE`."""
+    tested = bool(np.isfinite(row["p_value"]))
+    return {"value": _num(row["value"]), "ci": _ci(row["ci_low"], row["ci_high"]),
+            "p": _p(row["p_value"]) if tested else "", "significant": bool(tested and row["p_value"] < SIGNIFICANCE)}
 
 
 def _attribute_section(result, attribute, group_metrics, overall, emotion, figures):

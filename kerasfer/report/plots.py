@@ -12,9 +12,15 @@ _SMALL_COLOR, _BAR_COLOR = "#c7c7c7", "#4c72b0"
 
 def figure_to_base64(fig, dpi: int = 90) -> str:
     """PNG bytes of `fig`, base64-encoded for an ``<img src="data:image/png;base64,...">``."""
+    # every figure here is tight_layout-ed already; a "tight" bbox would draw it twice
+    return base64.b64encode(figure_to_png(fig, dpi)).decode("ascii")
+
+
+def figure_to_png(fig, dpi: int = 90, *, tight: bool = False) -> bytes:
+    """`fig` drawn as PNG bytes (`tight`: crop to the drawn area, for figures not laid out tightly)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)  # every figure is tight_layout-ed already; "tight" bbox draws twice
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    fig.savefig(buffer, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    return buffer.getvalue()
 
 
 def group_bars(groups, attribute: str, metrics, overall=None):

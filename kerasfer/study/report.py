@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import io
 from pathlib import Path
 
 import numpy as np
 
 from kerasfer.explain import heatmap_grid
+from kerasfer.report.plots import figure_to_png
 from kerasfer.utils.io import atomic_write_bytes, write_json
 
 SIGNIFICANCE = 0.05
@@ -48,7 +48,7 @@ def write_study(result, models: dict, out) -> dict:
             named[f"differences_{model}"] = heatmap_grid(maps["differences"], maps["group_faces"],
                                                          title=f"{label}: group differences (red: first looks more)")
     for name, fig in named.items():
-        png = _png_bytes(fig)  # drawn once: the file and the embedded copy are the same PNG
+        png = figure_to_png(fig, tight=True)  # drawn once: the file and the embedded copy are the same PNG
         files[name] = atomic_write_bytes(out / "figures" / f"{name}.png", png)
         figures[name] = base64.b64encode(png).decode("ascii")
     for name, model in models.items():
@@ -172,12 +172,6 @@ def f1_by_group_figure(per_au, attribute: str):
         ax.legend(fontsize=7, ncol=len(groups), loc="upper center", frameon=False)
     fig.tight_layout()
     return fig
-
-
-def _png_bytes(fig, dpi: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def _gap_cell(row):
