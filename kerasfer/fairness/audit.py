@@ -17,7 +17,7 @@ import pandas as pd
 from kerasfer.fairness.bootstrap import (bootstrap_counts, bootstrap_weights, percentile_interval,
                                          permutation_counts, permutation_p_value)
 from kerasfer.fairness.confusion import gap_metrics, group_confusion, group_metrics
-from kerasfer.fairness.multilabel import au_group_metrics, au_permutation_metrics
+from kerasfer.fairness.multilabel import MAX_ELEMENTS, au_group_metrics, au_permutation_metrics
 from kerasfer.fairness.result import AuditResult
 
 CROSS = " × "
@@ -289,7 +289,7 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
             "gaps": pd.DataFrame(gap_rows), "confusion": None, "notes": notes}
 
 
-def _au_bootstrap(y_true, probs, groups, num_groups, n_boot, seed, max_elements: int = 4_000_000):
+def _au_bootstrap(y_true, probs, groups, num_groups, n_boot, seed, max_elements: int = MAX_ELEMENTS):
     """`au_group_metrics` on `n_boot` bootstrap resamples, drawn in chunks so the (resamples × N)
     weight matrix stays below `max_elements` entries."""
     step = max(1, max_elements // max(len(groups), 1))

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 
 THRESHOLD = 0.5
-_MAX_ELEMENTS = 4_000_000  # entries of the largest temporary array (resamples × samples or ranks)
+MAX_ELEMENTS = 4_000_000  # entries of the largest temporary array (resamples × samples or ranks)
 
 
 def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk: int = 256) -> dict:
@@ -41,7 +41,7 @@ def au_group_metrics(aus, probs, groups, num_groups: int, weights=None, *, chunk
         if not members.size:
             continue
         cells, positive, negative, starts = _au_cells(aus[members], probs[members])
-        step = max(1, min(chunk, _MAX_ELEMENTS // positive.shape[1]))  # (ranks × rows) arrays stay bounded
+        step = max(1, min(chunk, MAX_ELEMENTS // positive.shape[1]))  # (ranks × rows) arrays stay bounded
         for lo in range(0, rows, step):
             w = weights[lo:lo + step, members]
             count[lo:lo + step, g] = w.sum(axis=1)
@@ -83,7 +83,7 @@ def au_permutation_metrics(aus, probs, groups, num_groups: int, n_perm: int, see
     f1 = np.full((n_perm, num_groups, num_aus), np.nan)
     auc = np.full((n_perm, num_groups, num_aus), np.nan)
     rng = np.random.default_rng(seed)
-    step = max(1, min(chunk, _MAX_ELEMENTS // len(groups)))
+    step = max(1, min(chunk, MAX_ELEMENTS // len(groups)))
     for lo in range(0, n_perm, step):
         hi = min(n_perm, lo + step)
         shuffled = rng.permuted(np.broadcast_to(groups, (hi - lo, len(groups))), axis=1)
