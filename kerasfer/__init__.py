@@ -2,6 +2,11 @@
 
 __version__ = "0.1.0"
 
+from kerasfer.utils.quiet import quiet_tensorflow_import, set_verbose
+
+quiet_tensorflow_import()  # before anything imports TensorFlow: its C++ start-up lines stay out of the output
+
+
 from kerasfer.constants import ACTION_UNITS, ATTRIBUTES, EMOTIONS
 from kerasfer.data import BiasSpec, FaceData, make_synthfaces
 from kerasfer.training import train_model  # light: TensorFlow is imported when it is called
@@ -13,5 +18,6 @@ __all__ = [
     "BiasSpec",
     "FaceData",
     "make_synthfaces",
+    "set_verbose",
     "train_model",
 ]

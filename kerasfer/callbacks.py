@@ -11,9 +11,70 @@ import keras
 import numpy as np
 
 from kerasfer.utils.io import write_json
+from kerasfer.utils.progress import progress_style
 
 #: FairVAE's loss terms in the order of its loss formula; a tie is reported in this order.
 LOSS_TERMS = ("reconstruction", "kl", "adversary", "alignment", "classification")
+
+
+def fit_progress(verbose, epochs: int):
+    """The Keras ``verbose`` value and extra callbacks that show training progress well here.
+
+    Keras' bar on a terminal, one line per epoch for files and pipes, and in Jupyter one
+    `EpochProgressBar` instead of a bar redrawn (and stored) after every batch
+    (`kerasfer.utils.progress.progress_style`).
+
+    Args:
+        verbose: 0, 1, 2 or ``"auto"`` (1 and "auto" choose for where the output goes).
+        epochs: epochs of the run.
+
+    Returns:
+        ``(keras_verbose, callbacks)`` for `fit`.
+    """
+    style = progress_style(verbose)
+    if style == "notebook":
+        return 0, [EpochProgressBar(epochs)]
+    return {"silent": 0, "bar": 1, "epochs": 2}[style], []
+
+
+class EpochProgressBar(keras.callbacks.Callback):
+    """One `tqdm.auto` bar over the epochs of a `fit`, with the last epoch's logs beside it.
+
+    Used in notebooks (a widget where ipywidgets is installed, else one text line), where Keras' own
+    bar would store a redraw per batch in the cell output.
+
+    Args:
+        epochs: the bar's length.
+        description: the label in front of the bar.
+    """
+
+    def __init__(self, epochs: int, description: str = "training"):
+        super().__init__()
+        self.epochs = int(epochs)
+        self.description = description
+        self._bar = None
+
+    def on_train_begin(self, logs=None):
+        import warnings
+
+        from tqdm.auto import tqdm
+
+        with warnings.catch_warnings():  # tqdm.auto without ipywidgets warns, then draws text: fine
+            warnings.simplefilter("ignore")
+            self._bar = tqdm(total=self.epochs, desc=self.description, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._bar is None:
+            return
+        self._bar.n = epoch + 1  # a resumed run starts past 0
+        shown = {k: f"{float(v):.3g}" for k, v in (logs or {}).items() if _is_number(v)}
+        self._bar.set_postfix(shown, refresh=False)
+        self._bar.refresh()
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 class NonFiniteLossError(ValueError):

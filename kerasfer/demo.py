@@ -37,6 +37,7 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     import keras
 
     from kerasfer.data import make_synthfaces
+    from kerasfer.callbacks import fit_progress
     from kerasfer.fairness import accuracy_summary, per_group_accuracy
     from kerasfer.models import EmotionClassifier
     from kerasfer.models.predict import predict_proba
@@ -53,7 +54,8 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     steps = epochs * -(-n_train // batch_size)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)))
     say(f"Training the baseline EmotionClassifier for {epochs} epochs...")
-    model.fit(train.dataset(batch_size, seed=seed), epochs=epochs, verbose=1 if verbose else 0)
+    keras_verbose, progress = fit_progress(1 if verbose else 0, epochs)
+    model.fit(train.dataset(batch_size, seed=seed), epochs=epochs, verbose=keras_verbose, callbacks=progress)
 
     predictions = predict_proba(model, test).argmax(axis=1)
     metrics = accuracy_summary(test.labels, predictions, test)

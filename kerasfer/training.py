@@ -51,7 +51,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         seed: seed of initialisation, sampling noise and the per-epoch shuffles.
         reweight_attribute: the attribute balanced by the ``"reweighted"`` baseline (default
             ``"skin"`` when the data has it, else its first attribute).
-        verbose: Keras verbosity (1 = progress bar; only the chief worker shows one).
+        verbose: 0 silent; 1 progress shown to suit the place (Keras' bar on a terminal, one line per
+            epoch in a file or pipe, one `tqdm` bar in Jupyter); 2 one line per epoch. Only the chief
+            worker shows progress.
         strategy: ``"none"``, ``"mirrored"``, ``"multiworker"`` (``TF_CONFIG``) or a
             `tf.distribute.Strategy` (see `kerasfer.distribute.make_strategy`). Under
             multi-worker training a custom loop (`kerasfer.training_loop.fit_loop`) replaces `fit`.
@@ -62,7 +64,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         **model_kwargs: passed to `build_model`.
 
     Returns:
-        ``(model, metrics)`` — metrics as in `kerasfer.fairness.accuracy_summary` plus the
+        ``(model, metrics)`` — metrics as in `kerasfer.fairness.accuracy_summary` (accuracy, worst
+        group, per-group accuracy and ``gaps`` per attribute) plus the
         final training logs, ``replicas`` and ``start`` (the step resumed from, seconds to restore
         the backup and to finish the first batch of this call).
 
@@ -78,7 +81,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     import keras
     import tensorflow as tf
 
-    from kerasfer.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN
+    from kerasfer.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN, fit_progress
     from kerasfer.data import balanced_weights
     from kerasfer.distribute import is_chief, make_strategy, uses_fit, worker_info
     from kerasfer.epochs import epoch_stream, steps_per_epoch
@@ -117,7 +120,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     nan_guard = TerminateOnNaN()
     first_step = {}  # when the first batch of this call finished: the cost of (re)starting
     timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: first_step.setdefault("at", time.time()))
-    all_callbacks = [nan_guard, timer, *callbacks]
+    keras_verbose, progress = fit_progress(verbose if chief else 0, epochs)
+    all_callbacks = [nan_guard, timer, *progress, *callbacks]
     start_step, backup, restore_seconds = 0, None, 0.0
     if out is not None:
         out = Path(out)
@@ -151,11 +155,11 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if start_step < epochs * per_epoch:
         if with_fit:
             logs = _fit_from_step(model, stream, start_step=start_step, steps_per_epoch=per_epoch, epochs=epochs,
-                                  callbacks=all_callbacks, validation_data=validation, verbose=verbose)
+                                  callbacks=all_callbacks, validation_data=validation, verbose=keras_verbose)
         else:
             logs = fit_loop(model, stream(start_step), steps_per_epoch=per_epoch, epochs=epochs,
                             initial_step=start_step, callbacks=all_callbacks, validation_data=validation,
-                            verbose=verbose if chief else 0, strategy=strategy).history
+                            verbose=keras_verbose, strategy=strategy).history
     if nan_guard.report is not None:
         raise NonFiniteLossError(f"{name}: {nan_guard.message()}; the last finite backup (if any) is in "
                                  f"{backup.backup_dir if backup else 'nowhere (no `out`)'}")

@@ -29,7 +29,7 @@ def fit_loop(model, dataset, *, steps_per_epoch: int, epochs: int, initial_step:
         initial_step: batches already trained (a resumed run starts mid-epoch).
         callbacks: Keras callbacks.
         validation_data: optional `tf.data.Dataset` evaluated at each epoch end (``val_*`` logs).
-        verbose: 0 (silent) or 1 (progress bar).
+        verbose: Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
         strategy: the `tf.distribute.Strategy` (default: the model's).
 
     Returns:

@@ -86,9 +86,14 @@ def test_logits_are_shifted_into_a_narrow_floored_range(trained, monkeypatch):
 
 
 def test_an_unconfident_head_is_left_as_is(trained):
-    """Logits already narrower than the floor margin would only widen: the softmax layer stays."""
+    """Logits that centring cannot narrow (the same top class, nearly the same logits, for every face): the
+    softmax layer stays. Built, not trained, so the test does not depend on how confident training got."""
     model, calibration, _ = trained
-    head = rewrite_for_int8(model, calibration).get_layer("emotion_head")
+    unconfident = _clone(model)
+    layer = unconfident.head.get_layer("emotion")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([1e-3 * kernel, np.linspace(0, 1, len(bias)).astype("float32")])
+    head = rewrite_for_int8(unconfident, calibration).get_layer("emotion_head")
     assert head.layers[-1].name == "emotion" and isinstance(head.layers[-1], keras.layers.Dense)
 
 
@@ -102,13 +107,18 @@ def _clone(model):
 def test_int8_export_is_equalized_and_agrees_better(trained, tmp_path):
     model, calibration, test = trained
     keras_pred = predict_proba(model, test).argmax(1)
-    agreement = {}
+    agrees = {}
     for rewrite in (False, True):
         path = tmp_path / f"rewrite{rewrite}.tflite"
         meta = to_tflite(model, path, mode="int8", representative_data=calibration, int8_rewrite=rewrite)
         assert meta["int8_rewrite"] is rewrite and read_sidecar(path)["int8_rewrite"] is rewrite
-        agreement[rewrite] = (LiteRTModel(path).predict(test.images).argmax(1) == keras_pred).mean()
-    assert agreement[True] >= agreement[False] - 0.005, agreement
+        agrees[rewrite] = LiteRTModel(path).predict(test.images).argmax(1) == keras_pred
+    # Paired comparison on the same faces: only the faces where exactly one export disagrees with Keras
+    # tell the two apart, so allow two standard errors of that count (McNemar), not a fixed margin.
+    discordant = int((agrees[True] != agrees[False]).sum())
+    difference = int(agrees[True].sum()) - int(agrees[False].sum())
+    assert difference >= -2 * np.sqrt(discordant), (agrees[True].mean(), agrees[False].mean(), discordant)
+    assert agrees[True].mean() >= 0.9, agrees[True].mean()
     assert to_tflite(model, tmp_path / "f.tflite", mode="float32")["int8_rewrite"] is False
 
 
@@ -137,29 +147,36 @@ def test_variational_encoder_and_sigmoid_head_are_rewritten_where_possible():
 
 
 def test_bias_correction_cancels_the_mean_shift_of_rounded_weights():
-    """Emulate TFLite's symmetric per-channel int8 weights: the corrected layer's mean output matches float."""
+    """Emulate TFLite's symmetric per-channel int8 weights: the corrected model's mean output matches float.
+
+    Pointwise conv → BatchNorm → pooling → dense is linear and every conv tap sees every position, so the
+    expected shift ``Σ Δw · E[input]`` is exact: what remains is float32 round-off, whatever the CPU
+    and the (seeded) weights.
+    """
     rng = np.random.default_rng(0)
     inputs = keras.Input((6, 6, 3))
-    conv = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="conv")
+    conv = keras.layers.Conv2D(4, 1, use_bias=False, kernel_initializer=keras.initializers.GlorotUniform(seed=1),
+                               name="conv")
     norm = keras.layers.BatchNormalization(name="bn")
-    dense = keras.layers.Dense(5, name="dense")
-    features = norm(conv(inputs))
-    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(features)))
+    dense = keras.layers.Dense(5, kernel_initializer=keras.initializers.GlorotUniform(seed=2), name="dense")
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(norm(conv(inputs)))))
+    norm.set_weights([rng.uniform(0.5, 2, 4), rng.normal(0, 0.5, 4), rng.normal(0, 0.5, 4), rng.uniform(0.5, 2, 4)])
     x = (rng.random((64, 6, 6, 3)) * 3 + 1).astype("float32")  # positive mean inputs: rounding bias shows
     float_out = model.predict(x, verbose=0)
-    dense_in = keras.Model(inputs, dense.input).predict(x, verbose=0)
     reference = model.get_weights()
-    _correct_rounding_bias(model, x)
-    for layer in (conv, dense):  # now round the kernels as TFLite will
-        kernel, *rest = layer.get_weights()
-        layer.set_weights([kernel + _rounding_error(kernel, tuple(range(kernel.ndim - 1))), *rest])
-    corrected = model.predict(x, verbose=0)
+
+    def rounded_output():
+        for layer in (conv, dense):  # round the kernels as TFLite will
+            kernel, *rest = layer.get_weights()
+            layer.set_weights([kernel + _rounding_error(kernel, tuple(range(kernel.ndim - 1))), *rest])
+        return model.predict(x, verbose=0)
+
+    uncorrected = rounded_output()
     model.set_weights(reference)
-    for layer in (conv, dense):
-        kernel, *rest = layer.get_weights()
-        layer.set_weights([kernel + _rounding_error(kernel, tuple(range(kernel.ndim - 1))), *rest])
-    uncorrected = model.predict(x, verbose=0)
+    _correct_rounding_bias(model, x)
+    corrected = rounded_output()
     shift_before = np.abs((uncorrected - float_out).mean(axis=0)).max()
     shift_after = np.abs((corrected - float_out).mean(axis=0)).max()
-    assert shift_after < 0.2 * shift_before, (shift_before, shift_after)
-    assert dense_in.shape == (64, 4)
+    round_off = 64 * np.finfo(np.float32).eps * np.abs(float_out).max()
+    assert shift_before > 100 * round_off, (shift_before, round_off)  # there was a shift to cancel
+    assert shift_after < 0.01 * shift_before + round_off, (shift_before, shift_after)

@@ -14,6 +14,8 @@ import sys
 
 import yaml
 
+from kerasfer.utils.quiet import set_verbose
+
 COMMANDS = ("demo", "train", "audit", "export", "predict", "study")  # the order of `kerasfer --help`
 
 
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = module.register(subparsers)
         sub.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
         sub.add_argument("--config", metavar="FILE", help="YAML file of option values (flags override it)")
+        sub.add_argument("--verbose", action="store_true",
+                         help="also show TensorFlow's own log lines and the TFLite converter's output")
         sub.set_defaults(run=module.run, parser=sub)
     return parser
 
@@ -54,13 +58,16 @@ def main(argv=None) -> int:
     Returns:
         The exit code: 0 on success, 2 on bad arguments, missing files or invalid input.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter (errors still raise)
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: --help, --version (0) or a bad argument (2, message printed)
         return exit_.code if isinstance(exit_.code, int) else 2
+    if args.verbose:
+        set_verbose(True)
+    else:  # TensorFlow's C++ logging (errors still raise); set before TensorFlow is imported
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         if args.config:
             _apply_config(args.parser, args.config)

@@ -47,6 +47,7 @@ def run(args) -> int:
     """Train with the parsed flags and print the per-group summary."""
     from kerasfer.data.specs import load_data
     from kerasfer.distribute import is_chief, make_strategy
+    from kerasfer.fairness.groups import largest_gap
     from kerasfer.training import train_model
 
     for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
@@ -62,6 +63,9 @@ def run(args) -> int:
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
                              reweight_attribute=args.reweight_attribute)
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
+        largest = largest_gap(metrics["gaps"])
+        gap = (f"largest gap: equalized odds {largest[1]:.3f} across {largest[0]}" if largest else
+               "no gap computed (fewer than two groups with 30+ test faces)")
         print(f"test accuracy {metrics['accuracy']:.3f}; worst group {metrics['worst_group']} "
-              f"{metrics['worst_group_accuracy']:.3f}; wrote {args.out}/model.keras and metrics.json")
+              f"{metrics['worst_group_accuracy']:.3f}; {gap}; wrote {args.out}/model.keras and metrics.json")
     return 0

@@ -36,6 +36,7 @@ import numpy as np
 MAX_CHANNEL_SCALE = 64.0  # cap on one channel's up-scaling: rarely-active channels must not dominate a range
 DEAD_CHANNEL_FRACTION = 1e-3  # channels whose calibration maximum is below this share of the largest are left
 LOGIT_FLOOR_MARGIN = 10.0  # logits this far below the (fitted) top are clipped: e^-10 of the top's probability
+MIN_LOGIT_NARROWING = 0.9  # the logit rewrite must shrink the range below this share of it, else it is skipped
 MAX_KERNEL_GROWTH = 1.5  # the logit shift may widen the softmax layer's kernel range by at most this factor
 RIDGE_GRID = 10.0 ** np.arange(-4, 5)  # ridge strengths tried, relative to the hidden units' mean square
 INT8_LEVELS = 127  # symmetric int8 weights: round(w / scale) in [-127, 127], scale = max|w| / 127 per channel
@@ -224,7 +225,8 @@ def _compress_logits(head: keras.Model, latent: np.ndarray) -> keras.Model:
     """`head` with its softmax layer rewritten to emit a shifted, floored, narrower logit range.
 
     An unconfident model's logits already span less than the floor margin; its head is returned
-    unchanged when the rewrite would not narrow the calibration images' logit range.
+    unchanged when the rewrite would not narrow the calibration images' logit range to below
+    `MIN_LOGIT_NARROWING` of it (a marginal gain is not worth an extra layer).
     """
     last = head.layers[-1]
     hidden_model = keras.Model(head.input, last.input)
@@ -235,7 +237,7 @@ def _compress_logits(head: keras.Model, latent: np.ndarray) -> keras.Model:
     shifted_kernel = kernel - u[:, None]
     centred = hidden @ shifted_kernel + (bias - c)
     floor = np.float32(centred.max(axis=1).min() - LOGIT_FLOOR_MARGIN)
-    if centred.max() - max(floor, centred.min()) >= np.ptp(logits):
+    if centred.max() - max(floor, centred.min()) >= MIN_LOGIT_NARROWING * np.ptp(logits):
         return head
     shifted = keras.layers.Dense(last.units, activation="relu", name=f"{last.name}_logits")
     outputs = keras.layers.Softmax(name=last.name)(shifted(hidden_model.output))

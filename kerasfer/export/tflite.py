@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import keras
@@ -13,6 +14,7 @@ from kerasfer.export.int8_rewrite import rewrite_for_int8
 from kerasfer.export.representative import representative_images
 from kerasfer.export.sidecar import PIXEL_RANGE, build_sidecar, sidecar_path, tensor_info, weights_hash
 from kerasfer.utils.io import atomic_write_bytes
+from kerasfer.utils.quiet import native_output_filtered
 
 MODES = ("float32", "float16", "dynamic", "int8")
 INT8_IO = ("uint8", "int8")
@@ -59,7 +61,11 @@ def convert(functional, *, mode: str = "float32", calibration=None, int8_io: str
             converter.representative_dataset = lambda: ([image[None]] for image in calibration)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
-    return converter.convert()
+    with native_output_filtered(keep_python_stdout=False), warnings.catch_warnings():
+        # Out: the MLIR log lines, Keras' signature dump, and a warning about input statistics that
+        # only applies to converters given fixed input ranges instead of a representative dataset.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+        return converter.convert()
 
 
 def with_full_pixel_range(calibration: np.ndarray) -> np.ndarray:
@@ -177,7 +183,8 @@ def _thresholds(model, num_outputs: int):
 def _io_info(payload: bytes) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=payload, num_threads=1)
+    with native_output_filtered():
+        interpreter = Interpreter(model_content=payload, num_threads=1)
     return {"input_info": tensor_info(interpreter.get_input_details()[0]),
             "output_info": tensor_info(interpreter.get_output_details()[0])}
 

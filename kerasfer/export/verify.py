@@ -9,6 +9,7 @@ import numpy as np
 
 from kerasfer.fairness.groups import per_group_accuracy
 from kerasfer.models.predict import predict_proba
+from kerasfer.utils.quiet import native_output_filtered
 
 WORST_GROUP_LOSS_LIMIT = 0.01  # flag when a group loses more than 1 point of accuracy to the export
 
@@ -27,8 +28,9 @@ class LiteRTModel:
     def __init__(self, path, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with native_output_filtered():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
 

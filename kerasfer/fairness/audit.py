@@ -16,7 +16,8 @@ import pandas as pd
 
 from kerasfer.fairness.bootstrap import (bootstrap_counts, bootstrap_weights, percentile_interval,
                                          permutation_counts, permutation_p_value)
-from kerasfer.fairness.confusion import gap_metrics, group_confusion, group_metrics
+from kerasfer.fairness.confusion import gap_families, gap_metrics, group_confusion, group_metrics
+from kerasfer.fairness.gap_intervals import extremum_interval, pairwise_differences
 from kerasfer.fairness.multilabel import MAX_ELEMENTS, au_group_metrics, au_permutation_metrics
 from kerasfer.fairness.result import AuditResult
 
@@ -232,12 +233,17 @@ def _audit_single(name, groups, group_names, y_true, y_pred, label_names, settin
     group_table = pd.DataFrame(rows)[present]
     per_class = {key: with_ci(key) for key in ("tpr", "fpr", "selection_rate")}
     class_rows = _per_class_rows(name, group_names, present, label_names, per_class)
+    families = gap_families(point, include & present)
+    boot_families = gap_families(boot_metrics, include & present) if boot_metrics is not None else {}
     gap_rows = []
     for metric, direction in _GAP_DIRECTION.items():
-        # Plain percentile interval, as fairlearn's `difference_ci`. A range over groups only grows
-        # under resampling, so near zero the interval can sit above the estimate (bias-corrected
-        # intervals collapse there instead); the permutation p-value is the test of "is it real".
-        low, high = _interval(boot_gaps, metric, (), settings["level"])
+        # Simultaneous bootstrap bands over the groups' differences (kerasfer.fairness.gap_intervals):
+        # unlike a percentile interval of the max − min itself, it contains the estimate and covers 0
+        # when there is no gap.
+        low = high = np.nan
+        if metric in boot_families:
+            low, high = extremum_interval(families[metric][0], boot_families[metric][0], settings["level"],
+                                          families[metric][1])
         p = np.nan
         if null_gaps is not None and direction:
             p = float(permutation_p_value(direction * gaps[metric], direction * null_gaps[metric]))
@@ -271,12 +277,16 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
         rows[key], rows[f"{key}_low"], rows[f"{key}_high"] = summary[key][0], low, high
     per_au = {key: (point[key][0], *_interval(boot, key, point[key][0].shape, level)) for key in ("f1", "auc")}
     class_rows = _per_class_rows(name, group_names, present, au_names, per_au)
+    families = _au_families(point, include & present)
+    boot_families = _au_families(boot, include & present) if boot is not None else {}
     gap_rows = []
     for metric in ("f1_difference", "auc_difference", "mean_f1_difference", "mean_auc_difference",
                    "worst_group_mean_f1", "worst_group_mean_auc"):
         values = np.atleast_1d(summary[metric][0])
-        low, high = _interval(boot_summary, metric, np.shape(summary[metric][0]), level)
-        low, high = np.atleast_1d(low), np.atleast_1d(high)
+        low = high = np.full(values.shape, np.nan)
+        if metric in boot_families:  # simultaneous bands, as for the emotion gaps
+            (family, kind), (boot_family, _) = families[metric], boot_families[metric]
+            low, high = (np.atleast_1d(v) for v in extremum_interval(family[0], boot_family, level, kind))
         nulls = None if null_summary is None or metric.startswith("worst") else null_summary[metric]
         p = permutation_p_value(summary[metric][0], nulls) if nulls is not None else np.full(values.shape, np.nan)
         p = np.atleast_1d(p)
@@ -297,6 +307,26 @@ def _au_bootstrap(y_true, probs, groups, num_groups, n_boot, seed, max_elements:
                               bootstrap_weights(len(groups), min(step, n_boot - start), seed + start))
              for start in range(0, n_boot, step)]
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
+def _au_families(metrics, include):
+    """The AU gaps as extrema of families (see `kerasfer.fairness.confusion.gap_families`), per resample.
+
+    Returns:
+        metric -> ((R, ..., J) family, "max" / "min"); per-AU differences keep an AU axis before J.
+    """
+    if include.sum() < 2:
+        return {}
+    out = {}
+    for key in ("f1", "auc"):
+        values = np.asarray(metrics[key], np.float64)  # (R, G, A)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(values, axis=-1)  # (R, G)
+        out[f"{key}_difference"] = (pairwise_differences(values, include, axis=-2), "max")
+        out[f"mean_{key}_difference"] = (pairwise_differences(mean, include), "max")
+        out[f"worst_group_mean_{key}"] = (mean[..., include], "min")
+    return out
 
 
 def _au_summary(metrics, include):

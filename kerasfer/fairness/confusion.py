@@ -128,6 +128,43 @@ def gap_metrics(metrics: dict, include=None) -> dict:
     return {name: np.where(enough, value, np.nan) for name, value in gaps.items()}
 
 
+def gap_families(metrics: dict, include) -> dict:
+    """Each gap of `gap_metrics` as the extremum of a family of smooth statistics, for its CI.
+
+    ``equalized_odds_difference`` is the maximum over (rate ∈ {TPR, FPR}, class, ordered group pair)
+    of the rate difference; ``demographic_parity_difference`` and ``accuracy_difference`` the
+    maximum of selection-rate and accuracy differences; ``fairness_ratio`` the minimum of accuracy
+    ratios and ``worst_group_accuracy`` the minimum of the accuracies, each over the groups in
+    `include` (`kerasfer.fairness.gap_intervals.extremum_interval` turns a family into a CI).
+
+    Args:
+        metrics: `group_metrics` output (leading resample axes allowed).
+        include: (G,) bool, the groups compared (those with samples and above the minimum count).
+
+    Returns:
+        metric name -> (family values (..., J), ``"max"`` or ``"min"``); empty with fewer than two groups.
+    """
+    from kerasfer.fairness.gap_intervals import pairwise_differences, pairwise_ratios
+
+    include = np.asarray(include, bool)
+    if include.sum() < 2:
+        return {}
+
+    def flat(values):
+        return values.reshape(*values.shape[:-2], -1)
+
+    rates = [flat(pairwise_differences(metrics[key], include, axis=-2)) for key in ("tpr", "fpr")]
+    accuracy = np.asarray(metrics["accuracy"], np.float64)
+    return {
+        "equalized_odds_difference": (np.concatenate(rates, axis=-1), "max"),
+        "demographic_parity_difference": (flat(pairwise_differences(metrics["selection_rate"], include, axis=-2)),
+                                          "max"),
+        "accuracy_difference": (pairwise_differences(accuracy, include), "max"),
+        "fairness_ratio": (pairwise_ratios(accuracy, include), "min"),
+        "worst_group_accuracy": (accuracy[..., include], "min"),
+    }
+
+
 def _range(values, axis):
     """max − min ignoring NaN (NaN when every entry is NaN), without RuntimeWarnings."""
     return np.fmax.reduce(values, axis=axis) - np.fmin.reduce(values, axis=axis)

@@ -7,6 +7,13 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, count
 from sklearn.metrics import accuracy_score
 
+from kerasfer.fairness.confusion import gap_metrics, group_confusion, group_metrics
+
+#: the gaps a training summary carries per attribute (the audit has them all, with CIs and p-values)
+SUMMARY_GAPS = ("equalized_odds_difference", "demographic_parity_difference", "fairness_ratio")
+#: groups smaller than this are left out of the summary's gaps, as in `kerasfer.fairness.audit`
+SUMMARY_MIN_COUNT = 30
+
 
 def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.DataFrame]:
     """Accuracy and count per group of each protected attribute (fairlearn `MetricFrame`).
@@ -41,8 +48,47 @@ def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.Da
     return tables
 
 
+def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_MIN_COUNT) -> dict:
+    """`SUMMARY_GAPS` of each attribute: the audit's point estimates, without CIs (fast).
+
+    Args:
+        y_true: (N,) true label indices (-1 unknown: left out).
+        y_pred: (N,) predicted label indices.
+        data: the `FaceData` (attributes and group names).
+        attributes: attributes to include; default all.
+        min_count: groups with fewer labelled samples are left out of the gaps.
+
+    Returns:
+        ``{attribute: {gap: value, ..., "groups_compared": n}}``; a gap is None (JSON null) when fewer
+        than two groups have `min_count` samples.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    num_classes = len(data.label_names)
+    out = {}
+    for name in attributes or data.attribute_names:
+        data.check_attribute(name)
+        groups = data.attributes[name]
+        known = (groups >= 0) & (y_true >= 0)
+        cm = group_confusion(y_true[known], y_pred[known], groups[known], len(data.group_names[name]), num_classes)
+        point = group_metrics(cm)
+        include = point["count"] >= min_count
+        gaps = gap_metrics(point, include)
+        out[name] = {gap: (float(gaps[gap]) if np.isfinite(gaps[gap]) else None) for gap in SUMMARY_GAPS}
+        out[name]["groups_compared"] = int(include.sum())
+    return out
+
+
+def largest_gap(gaps: dict, metric: str = "equalized_odds_difference"):
+    """The attribute with the largest `metric` in a `group_gaps` dict: ``(attribute, value)`` or None."""
+    values = [(row[metric], name) for name, row in gaps.items() if row.get(metric) is not None]
+    if not values:
+        return None
+    value, name = max(values)
+    return name, value
+
+
 def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
-    """The summary `metrics.json` files carry: accuracy, worst-group accuracy, per-group table.
+    """The summary `metrics.json` files carry: accuracy, worst-group accuracy, per-group table, gaps.
 
     Args:
         y_true: (N,) true label indices.
@@ -52,8 +98,10 @@ def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
 
     Returns:
         ``{"accuracy", "worst_group_accuracy", "worst_group", "n_unknown_label", "per_group":
-        {attr: {group: {"accuracy", "count"}}}}`` with plain Python numbers (JSON-ready); samples
-        with an unknown label (-1) are counted in ``n_unknown_label`` and scored nowhere.
+        {attr: {group: {"accuracy", "count"}}}, "gaps": {attr: {equalized_odds_difference,
+        demographic_parity_difference, fairness_ratio, groups_compared}}}`` with plain Python
+        numbers (JSON-ready; `group_gaps`); samples with an unknown label (-1) are counted in
+        ``n_unknown_label`` and scored nowhere.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labelled = y_true >= 0
@@ -75,4 +123,5 @@ def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
         "worst_group": worst[1],
         "n_unknown_label": int((~labelled).sum()),
         "per_group": per_group,
+        "gaps": group_gaps(y_true, y_pred, data, attributes),
     }

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kerasfer.fairness.bootstrap import format_p_value
+
 SIGNIFICANCE = 0.05
 
 
@@ -95,7 +97,8 @@ class AuditResult:
                 if metric in gaps.index:
                     g = gaps.loc[metric]
                     star = "*" if g["p_value"] < SIGNIFICANCE else ""
-                    p = "" if np.isnan(g["p_value"]) else f", p={g['p_value']:.3g}{star}"
+                    p = format_p_value(g["p_value"], self.settings.get("n_perm"))
+                    p = f", {p}{star}" if p else ""
                     parts.append(f"{_short(metric)} {_ci(g['value'], g['ci_low'], g['ci_high'])}{p}")
             lines.append(f"  {attribute}: " + "; ".join(parts))
         if self.leakage is not None and len(self.leakage):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasfer.fairness.bootstrap import format_p_value
 from kerasfer.report import plots
 
 SIGNIFICANCE = 0.05
@@ -142,7 +143,7 @@ def _headline(result, group_metrics):
         detail = f"worst group {row['group']}: {_num(row[key])}"
         if (attribute, metric) in gaps.index:
             g = gaps.loc[(attribute, metric)]
-            detail += f" · {'EOD' if result.task == 'emotion' else 'F1 gap'} {_num(g['value'])} ({_p(g['p_value'])})"
+            detail += f" · {'EOD' if result.task == 'emotion' else 'F1 gap'} {_num(g['value'])} ({_p(g['p_value'], result.settings.get('n_perm'))})"
         cards.append({"label": attribute, "value": _num(row[key]), "detail": detail,
                       "alert": _significant(gaps, attribute, metric)})
     return cards
@@ -184,7 +185,7 @@ def _gap_table(result):
     rows = []
     for attribute, frame in result.gaps.groupby("attribute", sort=False):
         frame = frame.set_index("metric")
-        cells = [_gap_cell(frame.loc[metric]) for metric in metrics]
+        cells = [_gap_cell(frame.loc[metric], result.settings.get("n_perm")) for metric in metrics]
         rows.append({"attribute": attribute, "groups": int(frame["groups_compared"].iloc[0]), "cells": cells})
     header = [{"label": _SHORT_LABELS.get(m, m), "title": METRIC_LABELS.get(m, m),
                "hint": _FAIR_WHEN.get(m, "0 is fair")} for m in metrics]
@@ -197,17 +198,17 @@ def _au_gap_rows(result):
     per_au = result.gaps[result.gaps["metric"].str.contains("(", regex=False)]
     for (attribute, au), frame in per_au.groupby(
             [per_au["attribute"], per_au["metric"].str.extract(r"\((.*)\)")[0]], sort=False):
-        cells = [_gap_cell(frame[frame["metric"] == f"{kind} ({au})"].iloc[0])
+        cells = [_gap_cell(frame[frame["metric"] == f"{kind} ({au})"].iloc[0], result.settings.get("n_perm"))
                  for kind in ("f1_difference", "auc_difference")]
         rows.append({"attribute": attribute, "au": au, "cells": cells})
     return rows
 
 
-def _gap_cell(row) -> dict:
+def _gap_cell(row, n_perm=None) -> dict:
     """One gap of the `gaps` table as a report cell: value, CI, p-value and whether p < `SIGNIFICANCE`."""
     tested = bool(np.isfinite(row["p_value"]))
     return {"value": _num(row["value"]), "ci": _ci(row["ci_low"], row["ci_high"]),
-            "p": _p(row["p_value"]) if tested else "", "significant": bool(tested and row["p_value"] < SIGNIFICANCE)}
+            "p": _p(row["p_value"], n_perm) if tested else "", "significant": bool(tested and row["p_value"] < SIGNIFICANCE)}
 
 
 def _attribute_section(result, attribute, group_metrics, overall, emotion, figures):
@@ -278,7 +279,5 @@ def _ci(low, high) -> str:
     return f"[{low:.3f}, {high:.3f}]"
 
 
-def _p(p) -> str:
-    if p is None or not np.isfinite(p):
-        return "—"
-    return f"p = {p:.3f}" if p >= 0.001 else "p < 0.001"
+def _p(p, n_perm=None) -> str:
+    return format_p_value(p, n_perm) or "—"

@@ -47,7 +47,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
             largest baseline F1 gap between groups.
         num_heatmap_aus: how many AUs when `heatmap_aus` is None.
         heatmaps_per_group: faces (showing the AU) averaged per group and AU.
-        verbose: Keras verbosity of `fit` (1 = progress bar).
+        verbose: 0 silent; 1 progress suited to the place (`kerasfer.callbacks.fit_progress`); 2 a line per epoch.
 
     Returns:
         A `StudyResult`.
@@ -60,6 +60,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     """
     import keras
 
+    from kerasfer.callbacks import fit_progress
     from kerasfer.fairness import leakage
     from kerasfer.models import AUClassifier, FairVAE, tune_thresholds
     from kerasfer.models.predict import predict_proba
@@ -89,7 +90,9 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
         steps = epochs * -(-len(train) // batch_size)
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)))
         start = time.perf_counter()
-        model.fit(_training_view(train, attribute).dataset(batch_size, seed=seed), epochs=epochs, verbose=verbose)
+        keras_verbose, progress = fit_progress(verbose, epochs)
+        model.fit(_training_view(train, attribute).dataset(batch_size, seed=seed), epochs=epochs,
+                  verbose=keras_verbose, callbacks=progress)
         seconds[name] = time.perf_counter() - start
         tuned = tune_thresholds(model, val)
         thresholds[name] = dict(zip(train.au_names, tuned.tolist()))

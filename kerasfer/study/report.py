@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasfer.explain import heatmap_grid
+from kerasfer.fairness.bootstrap import format_p_value
 from kerasfer.report.plots import figure_to_png
 from kerasfer.utils.io import atomic_write_bytes, write_json
 
@@ -179,7 +180,7 @@ def _gap_cell(row):
         return {"value": "–", "ci": "", "p": "", "significant": False}
     p = float(row["p_value"])
     return {"value": _num(row["f1_gap"]), "ci": _ci(row["f1_gap_low"], row["f1_gap_high"]),
-            "p": "" if not np.isfinite(p) else (f"p={p:.3f}" if p >= 0.001 else "p<0.001"),
+            "p": format_p_value(p),
             "significant": bool(np.isfinite(p) and p < SIGNIFICANCE)}
 
 

@@ -1,0 +1,80 @@
+"""A quiet command line: `train` and `export` written to a file carry no TensorFlow C++ log line, no
+converter dump and no per-batch progress redraw — unless --verbose; warnings that matter still show."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from kerasfer.utils.quiet import NATIVE_LOG_LINE, native_output_filtered
+
+# What a user saw before (issue "Green on every machine"): none of it may reach a file.
+NOISE = re.compile(r"cudart_stub|oneDNN custom operations|absl::InitializeLog|cpu_feature_guard|TensorSpec\(|"
+                   r"Captures:|Assets written to|Saved artifact at|fully_quantize|XNNPACK delegate|"
+                   r"triggered tf\.function retracing|^[IWE]\d{4} \d\d:\d\d:", re.M)
+
+
+def kerasfer(*args, cwd, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERASFER_VERBOSE")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "kerasfer", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A `kerasfer train` run whose stdout is a pipe, as when a user writes it to a file."""
+    folder = tmp_path_factory.mktemp("quiet")
+    run = kerasfer("train", "--model", "baseline", "--n-train", "320", "--n-test", "210", "--image-size", "32",
+                   "--epochs", "2", "--out", str(folder / "train"), cwd=folder,
+                   env_extra={"TF_CPP_MIN_LOG_LEVEL": "3"})  # the user's setting did not help before
+    assert run.returncode == 0, run.stderr
+    return folder, run
+
+
+def test_train_to_a_file_prints_one_line_per_epoch_and_no_library_noise(trained):
+    _, run = trained
+    output = run.stdout + run.stderr
+    assert not NOISE.search(output), NOISE.search(output).group(0)
+    assert output.count("Epoch ") == 2
+    assert re.search(r"^5/5 - ", run.stdout, re.M)  # verbose=2: one summary line per epoch, no redraws
+    assert "\r" not in output and "\b" not in output
+    assert "largest gap: equalized odds" in run.stdout.splitlines()[-1]
+
+
+def test_train_metrics_carry_the_gaps(trained):
+    folder, _ = trained
+    metrics = json.loads((folder / "train" / "metrics.json").read_text())
+    assert set(metrics["gaps"]) == {"gender", "skin", "age"}
+    for attribute, gaps in metrics["gaps"].items():
+        assert {"equalized_odds_difference", "demographic_parity_difference", "fairness_ratio"} <= set(gaps)
+        assert gaps["groups_compared"] >= 2  # 210 test faces: every group has 30+
+        assert 0 <= gaps["equalized_odds_difference"] <= 1 and 0 <= gaps["fairness_ratio"] <= 1
+
+
+def test_export_to_a_file_is_quiet_and_verbose_shows_tensorflow(trained):
+    folder, _ = trained
+    args = ("export", "--model", str(folder / "train" / "model.keras"), "--mode", "int8", "--n", "140",
+            "--n-calibration", "32", "--out", str(folder / "export"))
+    quiet = kerasfer(*args, cwd=folder)
+    assert quiet.returncode == 0, quiet.stderr
+    assert not NOISE.search(quiet.stdout + quiet.stderr), NOISE.search(quiet.stdout + quiet.stderr).group(0)
+    assert "top-1 agreement" in quiet.stdout
+    loud = kerasfer(*args, "--verbose", cwd=folder)
+    assert loud.returncode == 0, loud.stderr
+    assert re.search(NATIVE_LOG_LINE.pattern, loud.stderr, re.M) and "TensorSpec(" in loud.stdout
+
+
+def test_the_filter_keeps_what_is_not_library_noise(capfd):
+    with native_output_filtered():
+        os.write(2, b"I0000 00:00:1796113702.514791    2179 port.cc:153] oneDNN custom operations are on.\n")
+        os.write(2, b"a C library's own error\n")
+        print("a python line")
+        print("a warning that matters", file=sys.stderr)
+    out, err = capfd.readouterr()
+    assert "a python line" in out
+    assert "a C library's own error" in err and "a warning that matters" in err
+    assert "oneDNN" not in err
