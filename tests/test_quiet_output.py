@@ -9,13 +9,9 @@ import sys
 
 import pytest
 
+from library_noise import first_noise
+
 from kerasfer.utils.quiet import NATIVE_LOG_LINE, native_output_filtered
-
-# What a user saw before (issue "Green on every machine"): none of it may reach a file.
-NOISE = re.compile(r"cudart_stub|oneDNN custom operations|absl::InitializeLog|cpu_feature_guard|TensorSpec\(|"
-                   r"Captures:|Assets written to|Saved artifact at|fully_quantize|XNNPACK delegate|"
-                   r"triggered tf\.function retracing|^[IWE]\d{4} \d\d:\d\d:", re.M)
-
 
 def kerasfer(*args, cwd, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERASFER_VERBOSE")}
@@ -38,7 +34,7 @@ def trained(tmp_path_factory):
 def test_train_to_a_file_prints_one_line_per_epoch_and_no_library_noise(trained):
     _, run = trained
     output = run.stdout + run.stderr
-    assert not NOISE.search(output), NOISE.search(output).group(0)
+    assert first_noise(output) is None, first_noise(output)
     assert output.count("Epoch ") == 2
     assert re.search(r"^5/5 - ", run.stdout, re.M)  # verbose=2: one summary line per epoch, no redraws
     assert "\r" not in output and "\b" not in output
@@ -61,7 +57,7 @@ def test_export_to_a_file_is_quiet_and_verbose_shows_tensorflow(trained):
             "--n-calibration", "32", "--out", str(folder / "export"))
     quiet = kerasfer(*args, cwd=folder)
     assert quiet.returncode == 0, quiet.stderr
-    assert not NOISE.search(quiet.stdout + quiet.stderr), NOISE.search(quiet.stdout + quiet.stderr).group(0)
+    assert first_noise(quiet.stdout + quiet.stderr) is None, first_noise(quiet.stdout + quiet.stderr)
     assert "top-1 agreement" in quiet.stdout
     loud = kerasfer(*args, "--verbose", cwd=folder)
     assert loud.returncode == 0, loud.stderr
@@ -78,3 +74,22 @@ def test_the_filter_keeps_what_is_not_library_noise(capfd):
     assert "a python line" in out
     assert "a C library's own error" in err and "a warning that matters" in err
     assert "oneDNN" not in err
+
+
+def test_the_notebook_check_finds_noise_and_per_batch_bars():
+    import nbformat
+
+    from library_noise import notebook_noise
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("train()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=(
+        "I0000 00:00:1796113702.514791    2179 cudart_stub.cc:31] Could not find cuda drivers\n")),
+        nbformat.v4.new_output("stream", name="stdout", text="".join(
+            f"\r{i}/94 ━━━━━━━━━━━━━━━━━━━━ 3s 41ms/step" for i in range(94)))]
+    clean = nbformat.v4.new_code_cell("fit()")
+    clean.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                            text="".join(f"\rtraining: {i}/8 [00:0{i}<00:00]" for i in range(9)))]
+    nb.cells = [cell, clean]
+    problems = notebook_noise(nb)
+    assert len(problems) == 3 and all(p.startswith("cell 0") for p in problems), problems

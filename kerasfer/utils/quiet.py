@@ -102,7 +102,7 @@ def quiet_tensorflow_import() -> None:
     """Make the first ``import tensorflow`` of this process run inside `native_output_filtered`.
 
     Installs a one-shot import hook (removed as soon as TensorFlow is found) that also sets
-    ``TF_CPP_MIN_LOG_LEVEL=2`` unless the user set it, and quiets the ``tensorflow`` Python logger
+    ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it, and quiets the ``tensorflow`` Python logger
     (INFO lines such as ``Assets written to``, retracing warnings).
     Called by ``import kerasfer``; a TensorFlow imported before kerasfer has already printed.
     """
@@ -120,7 +120,9 @@ class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
         if name != "tensorflow":
             return None
         sys.meta_path.remove(self)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own (non-absl) C++ logging
+        # TensorFlow's own C++ logging after start-up ("failed call to cuInit", oneDNN fallbacks): errors
+        # that matter reach Python as exceptions, so only the user's setting shows these lines.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
