@@ -1,12 +1,8 @@
 """Shared fixtures: small SynthFaces sets rendered once per test session."""
 
-import os
+import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import pytest  # noqa: E402
-
-from kerasfer.data import make_synthfaces  # noqa: E402
+from kerasfer.data import make_synthfaces  # kerasfer first: it keeps TensorFlow's C++ log lines out
 
 
 @pytest.fixture(scope="session")
