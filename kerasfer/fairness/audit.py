@@ -22,6 +22,7 @@ from kerasfer.fairness.multilabel import MAX_ELEMENTS, au_group_metrics, au_perm
 from kerasfer.fairness.result import AuditResult
 
 CROSS = " × "
+GAP_RANGE = (0.0, 1.0)  # every gap (differences of rates, min/max ratios, worst-group figures) lies here
 # gaps where a larger value means less fair; the fairness ratio is tested in the other direction
 _GAP_DIRECTION = {"equalized_odds_difference": 1, "demographic_parity_difference": 1, "accuracy_difference": 1,
                   "fairness_ratio": -1, "worst_group_accuracy": 0}
@@ -242,8 +243,8 @@ def _audit_single(name, groups, group_names, y_true, y_pred, label_names, settin
         # when there is no gap.
         low = high = np.nan
         if metric in boot_families:
-            low, high = extremum_interval(families[metric][0], boot_families[metric][0], settings["level"],
-                                          families[metric][1])
+            low, high = np.clip(extremum_interval(families[metric][0], boot_families[metric][0], settings["level"],
+                                                  families[metric][1]), *GAP_RANGE)
         p = np.nan
         if null_gaps is not None and direction:
             p = float(permutation_p_value(direction * gaps[metric], direction * null_gaps[metric]))
@@ -286,7 +287,8 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
         low = high = np.full(values.shape, np.nan)
         if metric in boot_families:  # simultaneous bands, as for the emotion gaps
             (family, kind), (boot_family, _) = families[metric], boot_families[metric]
-            low, high = (np.atleast_1d(v) for v in extremum_interval(family[0], boot_family, level, kind))
+            low, high = (np.atleast_1d(np.clip(v, *GAP_RANGE)) for v in extremum_interval(family[0], boot_family,
+                                                                                           level, kind))
         nulls = None if null_summary is None or metric.startswith("worst") else null_summary[metric]
         p = permutation_p_value(summary[metric][0], nulls) if nulls is not None else np.full(values.shape, np.nan)
         p = np.atleast_1d(p)
