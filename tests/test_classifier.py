@@ -46,10 +46,23 @@ def test_sample_weight_changes_the_loss(tiny_faces):
     assert not np.isclose(plain, weighted)
 
 
-def test_encoder_normalises_raw_pixels_inside_the_graph():
-    encoder = build_encoder((32, 32, 1), width=4, latent_dim=8)
+@pytest.mark.parametrize("size, feature_map", [("standard", (13, 13)), ("phone", (2, 2))])
+def test_encoder_normalises_raw_pixels_inside_the_graph(size, feature_map):
+    """The standard preset keeps a 13×13 map at 32 px (valid 3×3 conv, pool, conv); the phone one pools 16×."""
+    encoder = build_encoder((32, 32, 1), size=size, width=4, latent_dim=8)
     assert encoder.get_layer("normalize").__class__.__name__ == "Rescaling"
-    assert encoder.get_layer("feature_map").output.shape[1:3] == (2, 2)
+    assert encoder.get_layer("feature_map").output.shape[1:3] == feature_map
+
+
+def test_size_presets_are_saved_and_files_from_before_them_load_as_phone(tmp_path):
+    model = EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=4, latent_dim=8)
+    assert EmotionClassifier(input_shape=(32, 32, 3)).size == "standard"
+    config = model.get_config()
+    assert config["size"] == "phone"
+    del config["size"]  # a .keras file written before the presets existed
+    assert EmotionClassifier.from_config(config).encoder.get_layer("block4_pw").filters == 32
+    with pytest.raises(ValueError, match="size"):
+        EmotionClassifier(input_shape=(32, 32, 3), size="huge")
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ def trained():
     keras.utils.set_random_seed(1)
     train = make_synthfaces(1500, seed=31, image_size=32, channels=1)
     test = make_synthfaces(400, seed=32, image_size=32, channels=1)
-    model = EmotionClassifier(input_shape=(32, 32, 1), width=8, latent_dim=16, head_units=32)
+    # the phone preset: the separable blocks every rewrite has a pattern for
+    model = EmotionClassifier(input_shape=(32, 32, 1), size="phone", width=8, latent_dim=16, head_units=32)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     model.fit(train.dataset(64), epochs=4, verbose=0)
     return model, representative_images(train, 128), test
@@ -98,8 +99,8 @@ def test_an_unconfident_head_is_left_as_is(trained):
 
 
 def _clone(model):
-    copy = EmotionClassifier(input_shape=model.image_shape, width=model.width, latent_dim=model.latent_dim,
-                             head_units=model.head_units)
+    copy = EmotionClassifier(input_shape=model.image_shape, size=model.size, width=model.width,
+                             latent_dim=model.latent_dim, head_units=model.head_units)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -120,6 +121,29 @@ def test_int8_export_is_equalized_and_agrees_better(trained, tmp_path):
     assert difference >= -2 * np.sqrt(discordant), (agrees[True].mean(), agrees[False].mean(), discordant)
     assert agrees[True].mean() >= 0.9, agrees[True].mean()
     assert to_tflite(model, tmp_path / "f.tflite", mode="float32")["int8_rewrite"] is False
+
+
+def test_the_standard_preset_is_rewritten_exactly_and_exports(tmp_path):
+    """Conv → ReLU → max-pool → flatten has no equalization pattern; the stem still takes the pixel scale,
+    and the rewritten export agrees with Keras at least as well as the plain one (paired, as above)."""
+    keras.utils.set_random_seed(2)
+    train = make_synthfaces(1500, seed=33, image_size=32, channels=1)
+    test = make_synthfaces(400, seed=34, image_size=32, channels=1)
+    model = EmotionClassifier(input_shape=(32, 32, 1), width=8, latent_dim=16, head_units=32)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(train.dataset(64), epochs=4, verbose=0)
+    calibration = representative_images(train, 128)
+    encoder = rewrite_for_int8(model, calibration).get_layer("encoder")  # raises if the function changed
+    assert encoder.get_layer("normalize").offset == -128.0
+    keras_pred = predict_proba(model, test).argmax(1)
+    agrees = {}
+    for rewrite in (False, True):
+        path = tmp_path / f"standard{rewrite}.tflite"
+        to_tflite(model, path, mode="int8", representative_data=calibration, int8_rewrite=rewrite)
+        agrees[rewrite] = LiteRTModel(path).predict(test.images).argmax(1) == keras_pred
+    discordant = int((agrees[True] != agrees[False]).sum())
+    assert int(agrees[True].sum()) - int(agrees[False].sum()) >= -2 * np.sqrt(discordant), discordant
+    assert agrees[True].mean() >= 0.85, agrees[True].mean()
 
 
 def test_models_built_with_the_old_normalization_keep_it(trained):

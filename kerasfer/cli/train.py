@@ -18,6 +18,10 @@ def register(subparsers):
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--size", choices=("standard", "phone"), default=None,
+                   help="encoder preset: standard (most accurate on a few thousand faces) or phone (71k "
+                        "parameters, int8 under 100 KiB) (default: standard for the baselines, phone for "
+                        "fairvae, whose losses were tuned on it)")
     p.add_argument("--reweight-attribute", default=None, metavar="NAME",
                    help="attribute the reweighted baseline balances (default: skin if the data has it, "
                         "else its first attribute)")
@@ -61,7 +65,8 @@ def run(args) -> int:
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
-                             reweight_attribute=args.reweight_attribute)
+                             reweight_attribute=args.reweight_attribute,
+                             **({} if args.size is None else {"size": args.size}))
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
         largest = largest_gap(metrics["gaps"])
         gap = (f"largest gap: equalized odds {largest[1]:.3f} across {largest[0]}" if largest else

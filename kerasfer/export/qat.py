@@ -39,7 +39,8 @@ def build_twin(model, tf_keras):
     if missing:
         raise ValueError(f"QAT/pruning need a kerasfer model built from build_encoder + build_emotion_head; "
                          f"`model` ({type(model).__name__}) lacks {missing}.")
-    encoder = build_encoder(model.image_shape, width=model.width, latent_dim=model.latent_dim, keras_module=tf_keras)
+    encoder = build_encoder(model.image_shape, size=getattr(model, "size", "phone"), width=model.width,
+                            latent_dim=model.latent_dim, keras_module=tf_keras)
     head = build_emotion_head(model.latent_dim, model.num_classes, units=model.head_units, dropout=model.dropout,
                               keras_module=tf_keras)
     inputs = tf_keras.Input(shape=tuple(model.image_shape), name="image")

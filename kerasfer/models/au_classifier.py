@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from kerasfer.constants import ACTION_UNITS
 from kerasfer.models.batch import images_of, sample_weight_of
-from kerasfer.models.encoder import build_encoder
+from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder
 from kerasfer.models.heads import build_au_head
 from kerasfer.models.losses import au_loss, weighted_mean
 from kerasfer.models.supervised import SupervisedModel
@@ -26,6 +26,7 @@ class AUClassifier(SupervisedModel):
     Args:
         input_shape: (H, W, C) of the raw-pixel images.
         num_aus: number of Action Units (13 for `kerasfer.ACTION_UNITS`).
+        size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
         latent_dim: size of the latent the head reads.
         head_units: hidden units of the head.
@@ -39,16 +40,18 @@ class AUClassifier(SupervisedModel):
         >>> present = model.predict_aus(test)                 # (N, 13) 0/1  # doctest: +SKIP
     """
 
-    def __init__(self, input_shape=(64, 64, 3), num_aus: int = len(ACTION_UNITS), *, width: int = 32,
+    def __init__(self, input_shape=(64, 64, 3), num_aus: int = len(ACTION_UNITS), *, size: str = DEFAULT_SIZE,
+                 width: int = 32,
                  latent_dim: int = 64, head_units: int = 64, dropout: float = 0.2, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_aus, int) or num_aus < 1:
             raise ValueError(f"`num_aus` must be a positive integer; got {num_aus!r}.")
         self.image_shape = tuple(input_shape)
         self.num_aus = int(num_aus)
+        self.size = size
         self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
         self.dropout = float(dropout)
-        self.encoder = build_encoder(self.image_shape, width=self.width, latent_dim=self.latent_dim)
+        self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim)
         self.head = build_au_head(self.latent_dim, self.num_aus, units=self.head_units, dropout=self.dropout)
         self.au_thresholds = add_threshold_weight(self, self.num_aus)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -115,6 +118,7 @@ class AUClassifier(SupervisedModel):
             **super().get_config(),
             "input_shape": self.image_shape,
             "num_aus": self.num_aus,
+            "size": self.size,
             "width": self.width,
             "latent_dim": self.latent_dim,
             "head_units": self.head_units,

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from kerasfer.models.batch import images_of, sample_weight_of
-from kerasfer.models.encoder import build_encoder
+from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder
 from kerasfer.models.heads import build_emotion_head
 from kerasfer.models.losses import emotion_loss
 from kerasfer.models.supervised import SupervisedModel
@@ -23,6 +23,7 @@ class EmotionClassifier(SupervisedModel):
     Args:
         input_shape: (H, W, C) of the raw-pixel images.
         num_classes: number of emotions (7 for `kerasfer.EMOTIONS`).
+        size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
         latent_dim: size of the latent the head reads.
         head_units: hidden units of the head.
@@ -35,16 +36,18 @@ class EmotionClassifier(SupervisedModel):
         >>> model.fit(make_synthfaces(256).dataset(64), epochs=1)  # doctest: +SKIP
     """
 
-    def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, width: int = 32, latent_dim: int = 64,
+    def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, size: str = DEFAULT_SIZE, width: int = 32,
+                 latent_dim: int = 64,
                  head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing!r}.")
         self.image_shape = tuple(input_shape)
         self.num_classes = int(num_classes)
+        self.size = size
         self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
         self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
-        self.encoder = build_encoder(self.image_shape, width=self.width, latent_dim=self.latent_dim)
+        self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim)
         self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units, dropout=self.dropout)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -86,6 +89,7 @@ class EmotionClassifier(SupervisedModel):
             **super().get_config(),
             "input_shape": self.image_shape,
             "num_classes": self.num_classes,
+            "size": self.size,
             "width": self.width,
             "latent_dim": self.latent_dim,
             "head_units": self.head_units,

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from kerasfer.models.batch import as_batch
+from kerasfer.models.encoder import with_saved_size
 from kerasfer.models.losses import replica_mean
 
 
@@ -17,6 +18,10 @@ class SupervisedModel(keras.Model):
     weights) -> logs``. The loss is averaged over the *global* batch (`replica_mean`), so the step
     is right under `tf.distribute` too.
     """
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**with_saved_size(config))
 
     def train_step(self, data):
         batch = as_batch(data)

@@ -63,6 +63,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     from kerasfer.callbacks import fit_progress
     from kerasfer.fairness import leakage
     from kerasfer.models import AUClassifier, FairVAE, tune_thresholds
+    from kerasfer.models.encoder import FAIRVAE_SIZE
     from kerasfer.models.predict import predict_proba
 
     _check_inputs(train, test, val, attribute, epochs, val_fraction, test_name="test")
@@ -77,8 +78,9 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
                 "n_train": len(train), "n_val": len(val), "n_test": len(test), "image_shape": list(train.image_shape),
                 "groups": list(groups), "fairvae_kwargs": dict(fairvae_kwargs or {})}
     builders = {
-        "baseline": lambda: AUClassifier(input_shape=train.image_shape, num_aus=len(train.au_names), width=width,
-                                         latent_dim=latent_dim),
+        # Both on FairVAE's encoder preset, so the study compares the fairness terms, not two encoders.
+        "baseline": lambda: AUClassifier(input_shape=train.image_shape, num_aus=len(train.au_names),
+                                         size=FAIRVAE_SIZE, width=width, latent_dim=latent_dim),
         "fairvae": lambda: FairVAE(input_shape=train.image_shape, head="au", num_aus=len(train.au_names),
                                    protected={attribute: len(groups)}, width=width, latent_dim=latent_dim,
                                    seed=seed, **(fairvae_kwargs or {})),
