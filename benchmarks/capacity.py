@@ -185,9 +185,9 @@ def main():
     print("targets: kerasfer standard >= plain CNN accuracy (vs CNN pt >= 0) at <= 1.5x its train time; "
           "kerasfer phone >= mini-Xception accuracy, int8 <= 1.0x fer's size and <= 0.5x its latency")
     if "plain CNN" in models and "kerasfer standard" in models:
-        standard = table[table["model"] == "kerasfer standard"]
-        print(f"standard vs plain CNN: accuracy {standard['vs CNN pt'].min():+.1f} to {standard['vs CNN pt'].max():+.1f} "
-              f"points; time {standard['time / CNN'].min():.2f}x to {standard['time / CNN'].max():.2f}x")
+        gain, ratio = (table.loc[table["model"] == "kerasfer standard", key] for key in ("vs CNN pt", "time / CNN"))
+        print(f"standard vs plain CNN: accuracy {gain.min():+.1f} to {gain.max():+.1f} points; "
+              f"time {ratio.min():.2f}x to {ratio.max():.2f}x")
 
 
 if __name__ == "__main__":

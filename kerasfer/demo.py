@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Defaults measured to finish in under 3 minutes on 2 CPU cores (README, "Measured").
-DEMO_DEFAULTS = {"n_train": 10000, "n_test": 2100, "epochs": 12, "batch_size": 64, "learning_rate": 3e-3}
+DEMO_DEFAULTS = {"n_train": 10000, "n_test": 2100, "epochs": 12, "batch_size": 64, "learning_rate": None}
 
 
 def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_DEFAULTS["n_test"],
@@ -20,7 +20,7 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
         n_test: clean, balanced test faces.
         epochs: training epochs.
         batch_size: training batch size.
-        learning_rate: Adam learning rate.
+        learning_rate: peak Adam learning rate (cosine decay); default the encoder preset's.
         image_size: face image side in pixels.
         seed: seed of data, initialisation and shuffling.
         bias: the training distribution's bias (default the demo's; None for clean data).
@@ -40,6 +40,7 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     from kerasfer.callbacks import fit_progress
     from kerasfer.fairness import accuracy_summary, per_group_accuracy
     from kerasfer.models import EmotionClassifier
+    from kerasfer.models.encoder import LEARNING_RATES
     from kerasfer.models.predict import predict_proba
     from kerasfer.utils.io import write_json
 
@@ -51,6 +52,7 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     test = make_synthfaces(n_test, seed=seed + 1, image_size=image_size)
 
     model = EmotionClassifier(input_shape=train.image_shape)
+    learning_rate = LEARNING_RATES[model.size] if learning_rate is None else learning_rate
     steps = epochs * -(-n_train // batch_size)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)))
     say(f"Training the baseline EmotionClassifier for {epochs} epochs...")

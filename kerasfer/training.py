@@ -30,7 +30,7 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 
 
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
-                learning_rate: float = 3e-3, seed: int = 0, reweight_attribute: str | None = None, verbose=1,
+                learning_rate: float | None = None, seed: int = 0, reweight_attribute: str | None = None, verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
                 validation_data=None, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
@@ -47,7 +47,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         out: folder for ``model.keras``, ``metrics.json`` and the backups (None: save nothing, no resume).
         epochs: training epochs.
         batch_size: global batch size (split over the replicas of `strategy`).
-        learning_rate: peak learning rate (cosine decay to 0).
+        learning_rate: peak learning rate (cosine decay to 0); default the encoder preset's
+            (`kerasfer.models.encoder.LEARNING_RATES`: 1e-3 standard, 3e-3 phone).
         seed: seed of initialisation, sampling noise and the per-epoch shuffles.
         reweight_attribute: the attribute balanced by the ``"reweighted"`` baseline (default
             ``"skin"`` when the data has it, else its first attribute).
@@ -86,6 +87,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     from kerasfer.distribute import is_chief, make_strategy, uses_fit, worker_info
     from kerasfer.epochs import epoch_stream, steps_per_epoch
     from kerasfer.fairness import accuracy_summary
+    from kerasfer.models.encoder import LEARNING_RATES
     from kerasfer.models.predict import predict_proba
     from kerasfer.training_loop import fit_loop
     from kerasfer.utils.io import write_json
@@ -96,6 +98,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         raise ValueError(f"`epochs` must be a positive integer; got {epochs!r}.")
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
+    if learning_rate is not None and not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be positive (or None for the encoder preset's); got {learning_rate!r}.")
     _check_trainable(name, train_data, model_kwargs)
     if name == "reweighted":
         reweight_attribute = _reweight_attribute(train_data, reweight_attribute)
@@ -113,6 +117,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         raise ValueError(f"`batch_size` {batch_size} is larger than the {len(train_data)} training samples.")
     with strategy.scope():
         model = build_model(name, train_data.image_shape, **model_kwargs)
+        if learning_rate is None:
+            learning_rate = LEARNING_RATES[getattr(model, "size", "phone")]
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * per_epoch)
         model.compile(optimizer=keras.optimizers.Adam(schedule))
         model.optimizer.build(model.trainable_variables)

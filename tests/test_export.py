@@ -90,7 +90,7 @@ def test_int8_on_a_trained_model_agrees_about_98_percent_and_the_rewrite_helps(t
     keras.utils.set_random_seed(0)
     train = make_synthfaces(16000, seed=21, image_size=64, channels=1)
     test = make_synthfaces(3000, seed=23, image_size=64, channels=1)
-    model = EmotionClassifier(input_shape=(64, 64, 1), width=16, latent_dim=32)
+    model = EmotionClassifier(input_shape=(64, 64, 1), size="phone", width=16, latent_dim=32)  # the phone export
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, 12 * 16000 // 64)))
     model.fit(train.dataset(64), epochs=12, verbose=0)
     results = {}

@@ -14,7 +14,8 @@ def register(subparsers):
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="peak learning rate, cosine decay (default: 1e-3 for the standard encoder, 3e-3 for phone)")
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=64)
