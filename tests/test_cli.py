@@ -61,3 +61,14 @@ def test_train_fairvae_tiny_run(tmp_path):
 def test_train_rejects_unknown_data(capsys):
     assert main(["train", "--data", "imagenet", "--out", "/tmp/kerasfer-never"]) == 2
     assert "unknown --data 'imagenet'" in capsys.readouterr().err
+
+
+def test_train_size_flag_picks_the_encoder_preset(tmp_path):
+    import keras
+
+    code = main(["train", "--model", "baseline", "--size", "phone", "--n-train", "192", "--n-test", "70", "--epochs",
+                 "1", "--image-size", "32", "--out", str(tmp_path)])
+    assert code == 0
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert model.size == "phone" and model.encoder.get_layer("block4_pw").filters == 256
+    assert main(["train", "--size", "huge", "--out", str(tmp_path)]) == 2

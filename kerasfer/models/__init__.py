@@ -3,7 +3,7 @@
 from kerasfer.models.au_classifier import AUClassifier
 from kerasfer.models.classifier import EmotionClassifier
 from kerasfer.models.fairvae import FairVAE
-from kerasfer.models.encoder import FEATURE_MAP_LAYER, build_encoder
+from kerasfer.models.encoder import FEATURE_MAP_LAYER, SIZES, build_encoder
 from kerasfer.models.heads import build_au_head, build_emotion_head
 from kerasfer.models.saving import load_model
 from kerasfer.models.thresholds import apply_thresholds, best_thresholds, tune_thresholds
@@ -13,6 +13,7 @@ __all__ = [
     "EmotionClassifier",
     "FEATURE_MAP_LAYER",
     "FairVAE",
+    "SIZES",
     "apply_thresholds",
     "best_thresholds",
     "build_au_head",
