@@ -57,7 +57,8 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)))
     say(f"Training the baseline EmotionClassifier for {epochs} epochs...")
     keras_verbose, progress = fit_progress(1 if verbose else 0, epochs)
-    model.fit(train.dataset(batch_size, seed=seed), epochs=epochs, verbose=keras_verbose, callbacks=progress)
+    model.fit(train.dataset(batch_size, seed=seed), epochs=epochs, verbose=keras_verbose, callbacks=progress,
+              shuffle=False)  # the dataset shuffles itself; Keras would warn that it ignores shuffle=True
 
     predictions = predict_proba(model, test).argmax(axis=1)
     metrics = accuracy_summary(test.labels, predictions, test)

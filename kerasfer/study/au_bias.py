@@ -94,7 +94,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
         start = time.perf_counter()
         keras_verbose, progress = fit_progress(verbose, epochs)
         model.fit(_training_view(train, attribute).dataset(batch_size, seed=seed), epochs=epochs,
-                  verbose=keras_verbose, callbacks=progress)
+                  verbose=keras_verbose, callbacks=progress, shuffle=False)  # the dataset shuffles itself
         seconds[name] = time.perf_counter() - start
         tuned = tune_thresholds(model, val)
         thresholds[name] = dict(zip(train.au_names, tuned.tolist()))
