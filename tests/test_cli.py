@@ -72,3 +72,12 @@ def test_train_size_flag_picks_the_encoder_preset(tmp_path):
     model = keras.models.load_model(tmp_path / "model.keras")
     assert model.size == "phone" and model.encoder.get_layer("block4_pw").filters == 256
     assert main(["train", "--size", "huge", "--out", str(tmp_path)]) == 2
+
+
+def test_train_backbone_flag(tmp_path):
+    import keras
+
+    code = main(["train", "--model", "baseline", "--backbone", "mobilenet_v3_small", "--n-train", "96", "--n-test",
+                 "70", "--epochs", "1", "--image-size", "32", "--out", str(tmp_path)])
+    assert code == 0
+    assert keras.models.load_model(tmp_path / "model.keras").backbone == "mobilenet_v3_small"

@@ -19,6 +19,12 @@ def register(subparsers):
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--backbone", choices=("kerasfer", "mobilenet_v3_small", "efficientnet_b0", "efficientnetv2_b0"),
+                   default="kerasfer", help="encoder: kerasfer's builder (see --size) or a keras.applications "
+                                            "backbone (default: %(default)s)")
+    p.add_argument("--backbone-weights", default=None, metavar="imagenet|FILE",
+                   help="initial weights of a keras.applications backbone: imagenet (downloaded by Keras, needs "
+                        "the internet) or a .weights.h5 file (default: random initialisation)")
     p.add_argument("--size", choices=("standard", "phone"), default=None,
                    help="encoder preset: standard (most accurate on a few thousand faces) or phone (71k "
                         "parameters, int8 under 100 KiB) (default: standard for the baselines, phone for "
@@ -67,6 +73,7 @@ def run(args) -> int:
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
                              reweight_attribute=args.reweight_attribute,
+                             backbone=args.backbone, backbone_weights=args.backbone_weights,
                              **({} if args.size is None else {"size": args.size}))
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
         largest = largest_gap(metrics["gaps"])

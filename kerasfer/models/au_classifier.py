@@ -26,6 +26,8 @@ class AUClassifier(SupervisedModel):
     Args:
         input_shape: (H, W, C) of the raw-pixel images.
         num_aus: number of Action Units (13 for `kerasfer.ACTION_UNITS`).
+        backbone: ``"kerasfer"`` or a `keras.applications` backbone (`kerasfer.models.backbones.BACKBONES`).
+        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
         latent_dim: size of the latent the head reads.
@@ -41,17 +43,18 @@ class AUClassifier(SupervisedModel):
     """
 
     def __init__(self, input_shape=(64, 64, 3), num_aus: int = len(ACTION_UNITS), *, size: str = DEFAULT_SIZE,
-                 width: int = 32,
+                 backbone: str = "kerasfer", backbone_weights=None, width: int = 32,
                  latent_dim: int = 64, head_units: int = 64, dropout: float = 0.2, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_aus, int) or num_aus < 1:
             raise ValueError(f"`num_aus` must be a positive integer; got {num_aus!r}.")
         self.image_shape = tuple(input_shape)
         self.num_aus = int(num_aus)
-        self.size = size
+        self.size, self.backbone = size, backbone
         self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
         self.dropout = float(dropout)
-        self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim)
+        self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
+                                     backbone=self.backbone, backbone_weights=backbone_weights)
         self.head = build_au_head(self.latent_dim, self.num_aus, units=self.head_units, dropout=self.dropout)
         self.au_thresholds = add_threshold_weight(self, self.num_aus)
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -119,6 +122,7 @@ class AUClassifier(SupervisedModel):
             "input_shape": self.image_shape,
             "num_aus": self.num_aus,
             "size": self.size,
+            "backbone": self.backbone,  # its weights are in the saved file: backbone_weights is not kept
             "width": self.width,
             "latent_dim": self.latent_dim,
             "head_units": self.head_units,

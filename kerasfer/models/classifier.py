@@ -23,6 +23,8 @@ class EmotionClassifier(SupervisedModel):
     Args:
         input_shape: (H, W, C) of the raw-pixel images.
         num_classes: number of emotions (7 for `kerasfer.EMOTIONS`).
+        backbone: ``"kerasfer"`` or a `keras.applications` backbone (`kerasfer.models.backbones.BACKBONES`).
+        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
         latent_dim: size of the latent the head reads.
@@ -36,18 +38,19 @@ class EmotionClassifier(SupervisedModel):
         >>> model.fit(make_synthfaces(256).dataset(64), epochs=1)  # doctest: +SKIP
     """
 
-    def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, size: str = DEFAULT_SIZE, width: int = 32,
-                 latent_dim: int = 64,
+    def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, size: str = DEFAULT_SIZE,
+                 backbone: str = "kerasfer", backbone_weights=None, width: int = 32, latent_dim: int = 64,
                  head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing!r}.")
         self.image_shape = tuple(input_shape)
         self.num_classes = int(num_classes)
-        self.size = size
+        self.size, self.backbone = size, backbone
         self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
         self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
-        self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim)
+        self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
+                                     backbone=self.backbone, backbone_weights=backbone_weights)
         self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units, dropout=self.dropout)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -90,6 +93,7 @@ class EmotionClassifier(SupervisedModel):
             "input_shape": self.image_shape,
             "num_classes": self.num_classes,
             "size": self.size,
+            "backbone": self.backbone,  # its weights are in the saved file: backbone_weights is not kept
             "width": self.width,
             "latent_dim": self.latent_dim,
             "head_units": self.head_units,

@@ -34,6 +34,8 @@ def build_encoder(
     variational: bool = False,
     name: str = "encoder",
     keras_module=keras,
+    backbone: str = "kerasfer",
+    backbone_weights=None,
 ) -> keras.Model:
     """The shared encoder: raw pixels (0-255) → latent vector, in one of the `SIZES` presets.
 
@@ -55,6 +57,9 @@ def build_encoder(
         name: model name.
         keras_module: the Keras to build with: `keras` (Keras 3, default) or `tf_keras`, for the
             twin that tensorflow-model-optimization fine-tunes (QAT, pruning) at export.
+        backbone: ``"kerasfer"`` (this builder, `size` applies) or a `keras.applications` backbone
+            of `kerasfer.models.backbones.APPLICATIONS` (`size` and `width` are then ignored).
+        backbone_weights: for an applications backbone: None, ``"imagenet"`` or a weights file.
 
     Returns:
         A Functional `keras.Model`. Its layer named ``"feature_map"`` is the last
@@ -65,7 +70,15 @@ def build_encoder(
         >>> encoder.output_shape
         (None, 32)
     """
-    _check_input_shape(input_shape)
+    if backbone != "kerasfer":
+        from kerasfer.models.backbones import build_backbone_encoder  # it builds on this module
+
+        if keras_module is not keras:
+            raise ValueError(f"backbone {backbone!r} is built with Keras 3 only (QAT and pruning need the kerasfer "
+                             "encoder).")
+        return build_backbone_encoder(input_shape, backbone, weights=backbone_weights, latent_dim=latent_dim,
+                                      variational=variational, name=name)
+    check_input_shape(input_shape)
     if size not in SIZES:
         raise ValueError(f"`size` must be one of {SIZES}; got {size!r}.")
     if width < 1 or latent_dim < 1:
@@ -122,7 +135,8 @@ def _separable_block(layers, x, filters, stride, prefix, out_name=None):
     return layers.ReLU(name=out_name or f"{prefix}_pw_relu")(x)
 
 
-def _check_input_shape(input_shape) -> None:
+def check_input_shape(input_shape) -> None:
+    """Raise ValueError unless `input_shape` is (H, W, C) with H, W multiples of 16 (>= 16) and C in (1, 3)."""
     shape = tuple(input_shape)
     if len(shape) != 3 or shape[2] not in (1, 3) or shape[0] % 16 or shape[1] % 16 or min(shape[:2]) < 16:
         raise ValueError(

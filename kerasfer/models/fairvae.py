@@ -58,6 +58,8 @@ class FairVAE(keras.Model):
         head: ``"emotion"`` (softmax over `num_classes`) or ``"au"`` (sigmoid per Action Unit).
         num_aus: Action Units for ``head="au"``.
         training: ``"joint"`` (every term from the start) or ``"two_stage"`` (see `fit_two_stage`).
+        backbone: ``"kerasfer"`` or a `keras.applications` backbone (`kerasfer.models.backbones.BACKBONES`).
+        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`); default
             ``"phone"`` (`kerasfer.models.encoder.FAIRVAE_SIZE`: the preset its losses were tuned on).
         latent_dim, width, generator_width, head_units, adversary_units, dropout: sizes.
@@ -79,7 +81,8 @@ class FairVAE(keras.Model):
     def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, protected=None,
                  alignment="marginal", adversary_conditional: bool = False, head: str = "emotion",
                  num_aus: int = len(ACTION_UNITS), training: str = "joint", latent_dim: int = 32,
-                 size: str = FAIRVAE_SIZE, width: int = 32,
+                 size: str = FAIRVAE_SIZE, backbone: str = "kerasfer",
+                 backbone_weights=None, width: int = 32,
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
                  lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
                  lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200,
@@ -98,7 +101,7 @@ class FairVAE(keras.Model):
         self.image_shape, self.num_classes, self.protected = tuple(input_shape), int(num_classes), protected
         self.alignment, self.adversary_conditional, self.head_kind = alignment, bool(adversary_conditional), head
         self.num_aus, self.training_mode, self.seed = int(num_aus), training, int(seed)
-        self.size = size
+        self.size, self.backbone = size, backbone
         self.latent_dim, self.width, self.generator_width = int(latent_dim), int(width), int(generator_width)
         self.head_units, self.adversary_units, self.dropout = int(head_units), int(adversary_units), float(dropout)
         self.weights_config = dict(lambda_rec=float(lambda_rec), beta=float(beta), lambda_adv=float(lambda_adv),
@@ -107,6 +110,7 @@ class FairVAE(keras.Model):
         self.adversary_input, self.reconstruction_scale = adversary_input, int(reconstruction_scale)
 
         self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
+                                     backbone=self.backbone, backbone_weights=backbone_weights,
                                      variational=True)
         self.sampling = Sampling(seed=self.seed, name="sampling")
         h, w, c = self.image_shape
@@ -324,7 +328,8 @@ class FairVAE(keras.Model):
             "input_shape": self.image_shape, "num_classes": self.num_classes, "protected": dict(self.protected),
             "alignment": self.alignment, "adversary_conditional": self.adversary_conditional,
             "head": self.head_kind, "num_aus": self.num_aus, "training": self.training_mode,
-            "latent_dim": self.latent_dim, "size": self.size, "width": self.width, "generator_width": self.generator_width,
+            "latent_dim": self.latent_dim, "size": self.size, "backbone": self.backbone,
+            "width": self.width, "generator_width": self.generator_width,
             "head_units": self.head_units, "adversary_units": self.adversary_units, "dropout": self.dropout,
             **self.weights_config,
             "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,

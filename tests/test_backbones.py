@@ -1,0 +1,83 @@
+"""`backbone=`: keras.applications encoders take raw pixels, train, save, export and explain like the
+kerasfer encoder; weights come from a file (never downloaded in tests); QAT refuses them clearly."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasfer.data import make_synthfaces
+from kerasfer.explain import group_heatmaps
+from kerasfer.export import to_tflite
+from kerasfer.export.verify import LiteRTModel
+from kerasfer.models import EmotionClassifier, FairVAE
+from kerasfer.models.backbones import APPLICATIONS, build_backbone_encoder
+from kerasfer.models.predict import predict_proba
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return make_synthfaces(64, seed=21, image_size=32, channels=1)
+
+
+@pytest.fixture(scope="module")
+def trained(faces):
+    keras.utils.set_random_seed(0)
+    model = EmotionClassifier(input_shape=(32, 32, 1), backbone="mobilenet_v3_small", latent_dim=16)
+    model.compile(optimizer="adam")
+    model.fit(faces.dataset(32), epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+def test_a_backbone_model_saves_exports_and_explains(trained, faces, tmp_path):
+    images = faces.images[:8].astype("float32")
+    path = tmp_path / "m.keras"
+    trained.save(path)
+    reloaded = keras.models.load_model(path)
+    assert reloaded.backbone == "mobilenet_v3_small"
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), trained.predict(images, verbose=0), atol=1e-5)
+    to_tflite(trained, tmp_path / "f.tflite", mode="float32")
+    np.testing.assert_allclose(LiteRTModel(tmp_path / "f.tflite").predict(faces.images), predict_proba(trained, faces),
+                               atol=1e-4)  # raw pixels in: the backbone's preprocessing is in the graph
+    meta = to_tflite(trained, tmp_path / "q.tflite", mode="int8", representative_data=faces)
+    assert meta["input"]["dtype"] == "uint8"
+    assert LiteRTModel(tmp_path / "q.tflite").predict(faces.images).shape == (64, 7)
+    maps = group_heatmaps(trained, faces, "skin", max_per_group=4)
+    assert set(maps) == {"light", "medium", "dark"}
+
+
+def test_qat_refuses_a_backbone_with_a_clear_message(trained, faces, tmp_path):
+    pytest.importorskip("tensorflow_model_optimization")
+    with pytest.raises(ValueError, match="mobilenet_v3_small"):
+        to_tflite(trained, tmp_path / "qat.tflite", mode="int8", representative_data=faces, qat_epochs=1)
+
+
+def test_weights_come_from_a_file_and_fairvae_takes_a_backbone(tmp_path):
+    keras.utils.set_random_seed(1)
+    source = build_backbone_encoder((32, 32, 3), "mobilenet_v3_small")
+    base = next(layer for layer in source.layers if isinstance(layer, keras.Model))
+    base.save_weights(tmp_path / "base.weights.h5")
+    loaded = build_backbone_encoder((32, 32, 3), "mobilenet_v3_small", weights=str(tmp_path / "base.weights.h5"))
+    loaded_base = next(layer for layer in loaded.layers if isinstance(layer, keras.Model))
+    for a, b in zip(base.get_weights(), loaded_base.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    vae = FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, backbone="mobilenet_v3_small", latent_dim=16,
+                  generator_width=8)
+    assert vae.get_config()["backbone"] == "mobilenet_v3_small"
+    assert vae.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0).shape == (2, 7)
+
+
+@pytest.mark.parametrize("name", sorted(set(APPLICATIONS) - {"mobilenet_v3_small"}))
+def test_every_application_builds_on_raw_pixels(name):
+    encoder = build_backbone_encoder((32, 32, 1), name, latent_dim=8)
+    assert encoder.output_shape == (None, 8)
+    assert encoder.get_layer("feature_map").output.shape[-1] > 0
+    assert np.isfinite(encoder.predict(np.full((1, 32, 32, 1), 255.0, "float32"), verbose=0)).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [({"backbone": "resnet9000"}, "backbone"),
+                                           ({"backbone": "efficientnet_b0", "backbone_weights": "/no/such.h5"},
+                                            "weights"),
+                                           ({"backbone": "mobilenet_v3_small", "input_shape": (16, 16, 3)}, "32")])
+def test_bad_backbone_settings_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        EmotionClassifier(**{"input_shape": (32, 32, 3), **kwargs})
