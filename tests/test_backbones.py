@@ -46,7 +46,6 @@ def test_a_backbone_model_saves_exports_and_explains(trained, faces, tmp_path):
 
 
 def test_qat_refuses_a_backbone_with_a_clear_message(trained, faces, tmp_path):
-    pytest.importorskip("tensorflow_model_optimization")
     with pytest.raises(ValueError, match="mobilenet_v3_small"):
         to_tflite(trained, tmp_path / "qat.tflite", mode="int8", representative_data=faces, qat_epochs=1)
 

@@ -3,6 +3,7 @@ the TF-free phone runner, QAT and pruning."""
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -228,7 +229,9 @@ def test_default_path_imports_no_tfmot(tmp_path):
             f"to_tflite; to_tflite(EmotionClassifier((16, 16, 1), width=4, latent_dim=8), r'{tmp_path}/m.tflite', "
             "mode='int8', representative_data=np.zeros((4, 16, 16, 1))); "
             "print('tensorflow_model_optimization' in sys.modules, 'tf_keras' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    # importing tensorflow-model-optimization (another test may have) sets TF_USE_LEGACY_KERAS=1 process-wide
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["False", "False"]
 

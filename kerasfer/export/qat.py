@@ -39,9 +39,6 @@ def build_twin(model, tf_keras):
     if missing:
         raise ValueError(f"QAT/pruning need a kerasfer model built from build_encoder + build_emotion_head; "
                          f"`model` ({type(model).__name__}) lacks {missing}.")
-    if getattr(model, "backbone", "kerasfer") != "kerasfer":
-        raise ValueError(f"QAT/pruning need the kerasfer encoder; this model's backbone is {model.backbone!r} "
-                         "(export it with post-training int8 instead: qat_epochs=0, no pruning).")
     encoder = build_encoder(model.image_shape, size=getattr(model, "size", "phone"), width=model.width,
                             latent_dim=model.latent_dim, keras_module=tf_keras)
     head = build_emotion_head(model.latent_dim, model.num_classes, units=model.head_units, dropout=model.dropout,

@@ -133,6 +133,10 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
     if prune is not None and (not isinstance(prune, dict) or not 0 < prune.get("sparsity", -1) < 1):
         raise ValueError(f"`prune` must be a dict like {{'sparsity': 0.5, 'epochs': 1}} with sparsity in (0, 1); "
                          f"got {prune!r}.")
+    if (qat_epochs or prune is not None) and getattr(model, "backbone", "kerasfer") != "kerasfer":
+        # checked before tensorflow-model-optimization is imported: it sets TF_USE_LEGACY_KERAS process-wide
+        raise ValueError(f"QAT/pruning need the kerasfer encoder; this model's backbone is {model.backbone!r} "
+                         "(export it with post-training int8 instead: qat_epochs=0, no pruning).")
     needs_data = mode == "int8" or qat_epochs or prune is not None
     if needs_data and representative_data is None:
         raise ValueError(f"mode={mode!r}, qat_epochs={qat_epochs}, prune={prune!r} need `representative_data`.")
