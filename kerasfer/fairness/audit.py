@@ -215,11 +215,10 @@ def _audit_single(name, groups, group_names, y_true, y_pred, label_names, settin
     present = point["count"] > 0
     include, notes = _small_groups(name, group_names, point["count"], settings["min_count"])
     gaps = gap_metrics(point, include)
-    boot_metrics = boot_gaps = null_gaps = None
+    boot_metrics = null_gaps = None
     if settings["n_boot"]:
         counts = bootstrap_counts((groups * k + y_true) * k + y_pred, num_groups * k * k, settings["n_boot"], seed)
         boot_metrics = group_metrics(counts.reshape(-1, num_groups, k, k))
-        boot_gaps = gap_metrics(boot_metrics, include)
     if settings["n_perm"]:
         counts = permutation_counts(groups, y_true * k + y_pred, k * k, num_groups, settings["n_perm"], seed + 1)
         null_gaps = gap_metrics(group_metrics(counts.reshape(-1, num_groups, k, k)), include)
@@ -278,8 +277,8 @@ def _audit_multilabel(name, groups, group_names, y_true, probs, au_names, settin
         rows[key], rows[f"{key}_low"], rows[f"{key}_high"] = summary[key][0], low, high
     per_au = {key: (point[key][0], *_interval(boot, key, point[key][0].shape, level)) for key in ("f1", "auc")}
     class_rows = _per_class_rows(name, group_names, present, au_names, per_au)
-    families = _au_families(point, include & present)
-    boot_families = _au_families(boot, include & present) if boot is not None else {}
+    families = _au_families(point, summary, include & present)
+    boot_families = _au_families(boot, boot_summary, include & present) if boot is not None else {}
     gap_rows = []
     for metric in ("f1_difference", "auc_difference", "mean_f1_difference", "mean_auc_difference",
                    "worst_group_mean_f1", "worst_group_mean_auc"):
@@ -311,8 +310,13 @@ def _au_bootstrap(y_true, probs, groups, num_groups, n_boot, seed, max_elements:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def _au_families(metrics, include):
+def _au_families(metrics, summary, include):
     """The AU gaps as extrema of families (see `kerasfer.fairness.confusion.gap_families`), per resample.
+
+    Args:
+        metrics: `au_group_metrics` output (R resamples).
+        summary: `_au_summary` of the same metrics (its per-group means over AUs).
+        include: (G,) bool, the groups compared.
 
     Returns:
         metric -> ((R, ..., J) family, "max" / "min"); per-AU differences keep an AU axis before J.
@@ -321,13 +325,10 @@ def _au_families(metrics, include):
         return {}
     out = {}
     for key in ("f1", "auc"):
-        values = np.asarray(metrics[key], np.float64)  # (R, G, A)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(values, axis=-1)  # (R, G)
-        out[f"{key}_difference"] = (pairwise_differences(values, include, axis=-2), "max")
+        mean = summary[f"mean_{key}"]  # (R, G)
+        out[f"{key}_difference"] = (pairwise_differences(metrics[key], include, axis=-2), "max")
         out[f"mean_{key}_difference"] = (pairwise_differences(mean, include), "max")
-        out[f"worst_group_mean_{key}"] = (mean[..., include], "min")
+        out[f"worst_group_mean_{key}"] = (np.asarray(mean, np.float64)[..., include], "min")
     return out
 
 
