@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks,hub]"
 	touch $(STAMP)
 
 install: $(STAMP)

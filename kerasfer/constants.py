@@ -45,3 +45,8 @@ ATTRIBUTES = {
 }
 
 UNKNOWN = -1
+
+# Encoders besides kerasfer's own builder: `keras.applications` names (kerasfer.models.backbones maps
+# them to constructors) and the prefix of a keras-hub preset, ``"keras_hub:DIR"``.
+APPLICATION_BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "efficientnetv2_b0")
+HUB_PREFIX = "keras_hub:"

@@ -80,3 +80,63 @@ def test_every_application_builds_on_raw_pixels(name):
 def test_bad_backbone_settings_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         EmotionClassifier(**{"input_shape": (32, 32, 3), **kwargs})
+
+
+@pytest.fixture(scope="module")
+def hub_preset(tmp_path_factory):
+    """A small keras-hub ResNet saved as a preset directory, with an ImageNet-style image converter."""
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(3)
+    preset = tmp_path_factory.mktemp("hub") / "tiny_resnet"
+    keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 32],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+        use_pre_activation=False, image_shape=(None, None, 3)).save_to_preset(str(preset))
+    keras_hub.layers.ResNetImageConverter(scale=[1 / 58.4, 1 / 57.1, 1 / 57.4],
+                                          offset=[-2.12, -2.04, -1.80]).save_to_preset(str(preset))
+    return preset
+
+
+def test_a_keras_hub_preset_trains_saves_without_its_directory_and_exports(hub_preset, faces, tmp_path):
+    import shutil
+
+    preset = tmp_path / "copy"
+    shutil.copytree(hub_preset, preset)
+    keras.utils.set_random_seed(0)
+    model = EmotionClassifier(input_shape=(32, 32, 1), backbone=f"keras_hub:{preset}", latent_dim=16)
+    affine = model.encoder.get_layer("pixel_preprocess")
+    assert affine.scale == pytest.approx([1 / 58.4, 1 / 57.1, 1 / 57.4]) and affine.offset[0] == pytest.approx(-2.12)
+    model.compile(optimizer="adam")
+    model.fit(faces.dataset(32), epochs=1, verbose=0, shuffle=False)
+    model.save(tmp_path / "m.keras")
+    shutil.rmtree(preset)  # the saved file carries the architecture: the preset is not needed to load it
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    images = faces.images[:8].astype("float32")
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    reloaded.save(tmp_path / "again.keras")  # a loaded hub model saves again
+    to_tflite(reloaded, tmp_path / "f.tflite", mode="float32")
+    np.testing.assert_allclose(LiteRTModel(tmp_path / "f.tflite").predict(faces.images), predict_proba(model, faces),
+                               atol=1e-4)
+    assert set(group_heatmaps(reloaded, faces, "skin", max_per_group=2)) == {"light", "medium", "dark"}
+    with pytest.raises(ValueError, match="keras_hub:"):
+        to_tflite(reloaded, tmp_path / "qat.tflite", mode="int8", representative_data=faces, qat_epochs=1)
+
+
+def test_a_hub_preset_without_converter_scales_pixels_to_unit_range(hub_preset, tmp_path):
+    import shutil
+
+    preset = tmp_path / "bare"
+    shutil.copytree(hub_preset, preset)
+    (preset / "image_converter.json").unlink()
+    vae = FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, backbone=f"keras_hub:{preset}", latent_dim=16,
+                  generator_width=8)
+    assert vae.encoder.get_layer("pixel_preprocess").scale == pytest.approx(1 / 255)
+    assert vae.predict(np.zeros((2, 32, 32, 3), "float32"), verbose=0).shape == (2, 7)
+
+
+@pytest.mark.parametrize("backbone, weights, match", [("keras_hub:/no/such/preset", None, "config.json"),
+                                                      ("keras_hub:PRESET", "imagenet", "own weights")])
+def test_bad_hub_settings_raise(hub_preset, backbone, weights, match):
+    with pytest.raises(ValueError, match=match):
+        EmotionClassifier(input_shape=(32, 32, 3), backbone=backbone.replace("PRESET", str(hub_preset)),
+                          backbone_weights=weights)

@@ -81,3 +81,4 @@ def test_train_backbone_flag(tmp_path):
                  "70", "--epochs", "1", "--image-size", "32", "--out", str(tmp_path)])
     assert code == 0
     assert keras.models.load_model(tmp_path / "model.keras").backbone == "mobilenet_v3_small"
+    assert main(["train", "--backbone", "resnet9000", "--out", str(tmp_path)]) == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from kerasfer.constants import APPLICATION_BACKBONES, HUB_PREFIX
+
 
 def register(subparsers):
     """Add the `train` command's flags."""
@@ -19,9 +21,10 @@ def register(subparsers):
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
     p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--backbone", choices=("kerasfer", "mobilenet_v3_small", "efficientnet_b0", "efficientnetv2_b0"),
-                   default="kerasfer", help="encoder: kerasfer's builder (see --size) or a keras.applications "
-                                            "backbone (default: %(default)s)")
+    p.add_argument("--backbone", type=backbone_argument, default="kerasfer", metavar="NAME|keras_hub:PRESET",
+                   help="encoder: kerasfer's builder (see --size), a keras.applications backbone (" +
+                        ", ".join(APPLICATION_BACKBONES) + ") or keras_hub:PRESET, a keras-hub backbone from a preset "
+                        "directory (default: %(default)s)")
     p.add_argument("--backbone-weights", default=None, metavar="imagenet|FILE",
                    help="initial weights of a keras.applications backbone: imagenet (downloaded by Keras, needs "
                         "the internet) or a .weights.h5 file (default: random initialisation)")
@@ -44,6 +47,22 @@ def register(subparsers):
                    help="back up into OUT/backup every epoch or every N batches; rerunning the same "
                         "command after a crash resumes from there (default: %(default)s)")
     return p
+
+
+def backbone_argument(value: str) -> str:
+    """`--backbone`: ``kerasfer``, a `keras.applications` name or ``keras_hub:PRESET`` (argparse type).
+
+    Args:
+        value: the command-line value.
+
+    Returns:
+        `value`, checked.
+    """
+    if value == "kerasfer" or value in APPLICATION_BACKBONES or (value.startswith(HUB_PREFIX) and
+                                                                  len(value) > len(HUB_PREFIX)):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is not a backbone; choose kerasfer, "
+                                     f"{', '.join(APPLICATION_BACKBONES)} or {HUB_PREFIX}PRESET_DIR")
 
 
 def _backup_freq(value: str):

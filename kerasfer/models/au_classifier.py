@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from kerasfer.constants import ACTION_UNITS
+from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import images_of, sample_weight_of
 from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder
 from kerasfer.models.heads import build_au_head
@@ -26,8 +27,10 @@ class AUClassifier(SupervisedModel):
     Args:
         input_shape: (H, W, C) of the raw-pixel images.
         num_aus: number of Action Units (13 for `kerasfer.ACTION_UNITS`).
-        backbone: ``"kerasfer"`` or a `keras.applications` backbone (`kerasfer.models.backbones.BACKBONES`).
-        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file (construction only).
+        backbone: ``"kerasfer"``, a `keras.applications` backbone or ``"keras_hub:PRESET"``
+            (`kerasfer.models.backbones.BACKBONES`).
+        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file, for a
+            `keras.applications` backbone (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
         latent_dim: size of the latent the head reads.
@@ -43,7 +46,7 @@ class AUClassifier(SupervisedModel):
     """
 
     def __init__(self, input_shape=(64, 64, 3), num_aus: int = len(ACTION_UNITS), *, size: str = DEFAULT_SIZE,
-                 backbone: str = "kerasfer", backbone_weights=None, width: int = 32,
+                 backbone="kerasfer", backbone_weights=None, width: int = 32,
                  latent_dim: int = 64, head_units: int = 64, dropout: float = 0.2, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_aus, int) or num_aus < 1:
@@ -122,7 +125,7 @@ class AUClassifier(SupervisedModel):
             "input_shape": self.image_shape,
             "num_aus": self.num_aus,
             "size": self.size,
-            "backbone": self.backbone,  # its weights are in the saved file: backbone_weights is not kept
+            "backbone": saved_backbone(self.backbone, self.encoder),  # weights are in the saved file
             "width": self.width,
             "latent_dim": self.latent_dim,
             "head_units": self.head_units,

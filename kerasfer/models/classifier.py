@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import images_of, sample_weight_of
 from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder
 from kerasfer.models.heads import build_emotion_head
@@ -23,8 +24,10 @@ class EmotionClassifier(SupervisedModel):
     Args:
         input_shape: (H, W, C) of the raw-pixel images.
         num_classes: number of emotions (7 for `kerasfer.EMOTIONS`).
-        backbone: ``"kerasfer"`` or a `keras.applications` backbone (`kerasfer.models.backbones.BACKBONES`).
-        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file (construction only).
+        backbone: ``"kerasfer"``, a `keras.applications` backbone or ``"keras_hub:PRESET"``
+            (`kerasfer.models.backbones.BACKBONES`).
+        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file, for a
+            `keras.applications` backbone (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
         latent_dim: size of the latent the head reads.
@@ -39,7 +42,7 @@ class EmotionClassifier(SupervisedModel):
     """
 
     def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, size: str = DEFAULT_SIZE,
-                 backbone: str = "kerasfer", backbone_weights=None, width: int = 32, latent_dim: int = 64,
+                 backbone="kerasfer", backbone_weights=None, width: int = 32, latent_dim: int = 64,
                  head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= label_smoothing < 1:
@@ -93,7 +96,7 @@ class EmotionClassifier(SupervisedModel):
             "input_shape": self.image_shape,
             "num_classes": self.num_classes,
             "size": self.size,
-            "backbone": self.backbone,  # its weights are in the saved file: backbone_weights is not kept
+            "backbone": saved_backbone(self.backbone, self.encoder),  # weights are in the saved file
             "width": self.width,
             "latent_dim": self.latent_dim,
             "head_units": self.head_units,

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from kerasfer.constants import ACTION_UNITS, ATTRIBUTES
 from kerasfer.models.adversary import build_adversary
+from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import as_batch, images_of, sample_weight_of
 from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
 from kerasfer.models.generator import build_generator
@@ -58,8 +59,10 @@ class FairVAE(keras.Model):
         head: ``"emotion"`` (softmax over `num_classes`) or ``"au"`` (sigmoid per Action Unit).
         num_aus: Action Units for ``head="au"``.
         training: ``"joint"`` (every term from the start) or ``"two_stage"`` (see `fit_two_stage`).
-        backbone: ``"kerasfer"`` or a `keras.applications` backbone (`kerasfer.models.backbones.BACKBONES`).
-        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file (construction only).
+        backbone: ``"kerasfer"``, a `keras.applications` backbone or ``"keras_hub:PRESET"``
+            (`kerasfer.models.backbones.BACKBONES`).
+        backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file, for a
+            `keras.applications` backbone (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`); default
             ``"phone"`` (`kerasfer.models.encoder.FAIRVAE_SIZE`: the preset its losses were tuned on).
         latent_dim, width, generator_width, head_units, adversary_units, dropout: sizes.
@@ -81,7 +84,7 @@ class FairVAE(keras.Model):
     def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, protected=None,
                  alignment="marginal", adversary_conditional: bool = False, head: str = "emotion",
                  num_aus: int = len(ACTION_UNITS), training: str = "joint", latent_dim: int = 32,
-                 size: str = FAIRVAE_SIZE, backbone: str = "kerasfer",
+                 size: str = FAIRVAE_SIZE, backbone="kerasfer",
                  backbone_weights=None, width: int = 32,
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
                  lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
@@ -328,7 +331,7 @@ class FairVAE(keras.Model):
             "input_shape": self.image_shape, "num_classes": self.num_classes, "protected": dict(self.protected),
             "alignment": self.alignment, "adversary_conditional": self.adversary_conditional,
             "head": self.head_kind, "num_aus": self.num_aus, "training": self.training_mode,
-            "latent_dim": self.latent_dim, "size": self.size, "backbone": self.backbone,
+            "latent_dim": self.latent_dim, "size": self.size, "backbone": saved_backbone(self.backbone, self.encoder),
             "width": self.width, "generator_width": self.generator_width,
             "head_units": self.head_units, "adversary_units": self.adversary_units, "dropout": self.dropout,
             **self.weights_config,
