@@ -1,4 +1,4 @@
-"""Training callbacks: resume mid-epoch after a crash, and stop on a non-finite loss term."""
+"""Training callbacks: resume mid-epoch after a crash, stop on a non-finite loss term, refit the eraser."""
 
 from __future__ import annotations
 
@@ -75,6 +75,39 @@ class EpochProgressBar(keras.callbacks.Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class ErasureRefit(keras.callbacks.Callback):
+    """Refit a model's LEACE eraser (`kerasfer.models.erasure`) on the training latents before each epoch
+    and once more when training ends.
+
+    The head then trains, all epoch, on latents erased for the current encoder; the last refit erases
+    what the encoder's final epoch moved back into the latent. A run resumed in
+    the middle of an epoch keeps the restored eraser (it is saved with the model) until the next
+    epoch starts, so the resumed run matches the uninterrupted one.
+
+    Args:
+        data: the training `FaceData`.
+        steps_per_epoch: optimizer steps per epoch (to tell an epoch start from a mid-epoch resume).
+        seed: seed of the fitting subsample (the same faces every epoch).
+    """
+
+    def __init__(self, data, steps_per_epoch: int, seed: int = 0):
+        super().__init__()
+        self.data, self.steps_per_epoch, self.seed = data, int(steps_per_epoch), int(seed)
+        self.history = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from kerasfer.models.erasure import refit_erasure
+
+        if int(self.model.optimizer.iterations.numpy()) % self.steps_per_epoch:
+            return  # resumed mid-epoch: the restored eraser is the one this epoch started with
+        self.history.append(refit_erasure(self.model, self.data, seed=self.seed))
+
+    def on_train_end(self, logs=None):
+        from kerasfer.models.erasure import refit_erasure
+
+        self.history.append(refit_erasure(self.model, self.data, seed=self.seed))
 
 
 class NonFiniteLossError(ValueError):

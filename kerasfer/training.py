@@ -82,12 +82,14 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     import keras
     import tensorflow as tf
 
-    from kerasfer.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN, fit_progress
+    from kerasfer.callbacks import BackupAndResume, ErasureRefit, NonFiniteLossError, TerminateOnNaN, fit_progress
     from kerasfer.data import balanced_weights
     from kerasfer.distribute import is_chief, make_strategy, uses_fit, worker_info
     from kerasfer.epochs import epoch_stream, steps_per_epoch
     from kerasfer.fairness import accuracy_summary
+    from kerasfer.constants import EMOTIONS
     from kerasfer.models.encoder import LEARNING_RATES
+    from kerasfer.models.label_noise import transition_table
     from kerasfer.models.predict import predict_proba
     from kerasfer.training_loop import fit_loop
     from kerasfer.utils.io import write_json
@@ -128,6 +130,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: first_step.setdefault("at", time.time()))
     keras_verbose, progress = fit_progress(verbose if chief else 0, epochs)
     all_callbacks = [nan_guard, timer, *progress, *callbacks]
+    if getattr(model, "erasure", ()):
+        all_callbacks.insert(0, ErasureRefit(train_data, per_epoch, seed=seed))
     start_step, backup, restore_seconds = 0, None, 0.0
     if out is not None:
         out = Path(out)
@@ -177,6 +181,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if test_data is not None:
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
+    if getattr(model, "transition", None) is not None:  # how each group's labels were found to be noisy
+        metrics["label_noise"] = {"attribute": model.label_noise, **transition_table(
+            model.transition, train_data.group_names[model.label_noise], EMOTIONS[:model.num_classes])}
     if out is not None:
         if chief:
             out.mkdir(parents=True, exist_ok=True)
@@ -195,6 +202,15 @@ def _check_trainable(name, train_data, model_kwargs) -> None:
         raise ValueError(f"the training data has no known emotion labels (all -1), so {name} has nothing to learn; "
                          "AU data (DISFA, BP4D) trains kerasfer.models.AUClassifier or `kerasfer study au`, "
                          "attribute-only data (FairFace) kerasfer.data.as_attribute_task")
+    noise_attribute = model_kwargs.get("label_noise")
+    if noise_attribute is not None and noise_attribute not in train_data.group_names:
+        raise ValueError(f"label_noise={noise_attribute!r} needs that attribute in the training data; it has "
+                         f"{sorted(train_data.group_names)}")
+    erased = model_kwargs.get("erasure") or ()
+    missing = [a for a in ((erased,) if isinstance(erased, str) else erased) if a not in train_data.group_names]
+    if missing:
+        raise ValueError(f"erasure of {missing} needs those attributes in the training data; it has "
+                         f"{sorted(train_data.group_names)}")
     if model_kwargs.get("training") == "two_stage":
         raise ValueError("train_model trains FairVAE jointly (measured better; see the README); for the paper's "
                          "two-stage schedule call FairVAE(training='two_stage').fit_two_stage(...) yourself")

@@ -32,3 +32,20 @@ def test_leakage_through_a_model_and_errors(tiny_faces):
         leakage(model, tiny_faces, "height")
     with pytest.raises(ValueError, match="test_size"):
         leakage(model, tiny_faces, "skin", test_size=1.5)
+
+
+def test_the_mlp_probe_finds_what_the_linear_probe_cannot():
+    """A group written as the sign of x1·x2 (XOR) is invisible to a linear probe, plain to the MLP."""
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(3000, 4))
+    groups = (latents[:, 0] * latents[:, 1] > 0).astype(int)
+    linear = probe_leakage(latents, groups, "xor", probe="linear", n_boot=50)
+    mlp = probe_leakage(latents, groups, "xor", probe="mlp", n_boot=50)
+    assert linear["probe"] == "linear" and mlp["probe"] == "mlp"
+    assert abs(linear["balanced_accuracy"] - 0.5) < 0.05
+    assert mlp["balanced_accuracy"] > 0.9
+
+
+def test_an_unknown_probe_is_named():
+    with pytest.raises(ValueError, match="`probe`"):
+        probe_leakage(np.zeros((10, 2)), np.arange(10) % 2, probe="forest")

@@ -35,6 +35,13 @@ def register(subparsers):
     p.add_argument("--reweight-attribute", default=None, metavar="NAME",
                    help="attribute the reweighted baseline balances (default: skin if the data has it, "
                         "else its first attribute)")
+    p.add_argument("--label-noise", default=None, metavar="ATTRIBUTE",
+                   help="model annotators' errors per group of ATTRIBUTE (e.g. skin): a learned transition "
+                        "matrix T_g between true and annotated emotion, written to metrics.json; baseline, "
+                        "reweighted and fairvae (default: none)")
+    p.add_argument("--erasure", default=None, metavar="ATTR[,ATTR]",
+                   help="erase the linear information about these attributes from the latent before the head "
+                        "(LEACE, refitted every epoch; a frozen Dense layer in the export) (default: none)")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="bad records of real datasets: stop naming file and line, or skip them and report "
                         "counts (default: %(default)s)")
@@ -93,6 +100,8 @@ def run(args) -> int:
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
                              reweight_attribute=args.reweight_attribute,
                              backbone=args.backbone, backbone_weights=args.backbone_weights,
+                             **({} if args.label_noise is None else {"label_noise": args.label_noise}),
+                             **({} if args.erasure is None else {"erasure": tuple(args.erasure.split(","))}),
                              **({} if args.size is None else {"size": args.size}))
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
         largest = largest_gap(metrics["gaps"])

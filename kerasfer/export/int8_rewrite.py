@@ -50,7 +50,8 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
     has its pattern: exact pixel centring for a Rescaling → Conv2D stem that maps an integer pixel to
     0; channel equalization for BatchNorm → ReLU → (depthwise/pointwise conv | pooling → dense);
     logit compression for a softmax head (sigmoid Action Unit heads are not shift-invariant and
-    keep their last layer); bias correction for every conv and dense layer.
+    keep their last layer); bias correction for every conv and dense layer. A LEACE eraser
+    (``model.eraser``) is folded into the head's first dense layer.
 
     Args:
         model: a kerasfer model with ``encoder``, ``head`` and ``classifier_model()``.
@@ -67,6 +68,8 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
     """
     source = model.classifier_model()
     encoder, head = _integer_normalization(model.encoder), _copy(model.head)
+    if getattr(model, "eraser", None) is not None:
+        _fold_eraser(head, model.eraser)
     _equalize_channels(encoder, calibration)
     latent = _predict_list(encoder, calibration)[0]  # a variational encoder's first output, z_mean, feeds the head
     if _is_softmax_dense(head.layers[-1]):
@@ -82,6 +85,20 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
     _correct_rounding_bias(encoder, calibration)  # last, and on purpose not exact: it pre-empts rounding
     _correct_rounding_bias(head, latent)
     return rewritten
+
+
+def _fold_eraser(head: keras.Model, eraser) -> None:
+    """Compose a LEACE eraser (an affine Dense on the latent) into the head's first Dense, in place.
+
+    Two affine maps in a row are one: kernel E·K, bias e·K + b. Exact in float, and one layer fewer
+    to quantize.
+    """
+    first = next(layer for layer in head.layers if not isinstance(layer, keras.layers.InputLayer))
+    if not isinstance(first, keras.layers.Dense):
+        raise ValueError(f"the head starts with {type(first).__name__}, not Dense: cannot fold the eraser into it.")
+    erase_kernel, erase_bias = eraser.get_weights()
+    kernel, bias = first.get_weights()
+    first.set_weights([erase_kernel @ kernel, erase_bias @ kernel + bias])
 
 
 def _copy(functional: keras.Model, clone_function=None) -> keras.Model:

@@ -471,11 +471,11 @@ def _infer_task(model, data, width, task):
 
 
 def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points: int = 1500):
-    """Leakage probe per attribute and a PCA projection of (a sample of) the latent."""
+    """Leakage probes (linear and MLP) per attribute and a PCA projection of (a sample of) the latent."""
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    from kerasfer.fairness.leakage import probe_leakage
+    from kerasfer.fairness.leakage import PROBES, probe_leakage
     from kerasfer.models.predict import predict_proba
 
     latents = predict_proba(encoder, data, batch_size)
@@ -488,8 +488,8 @@ def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points:
             result.notes.append(f"leakage of {name}: needs two groups with 2+ known samples; skipped")
             continue
         usable = known & (counts[np.maximum(groups, 0)] >= 2)  # a stratified split needs 2+ per group
-        probe = probe_leakage(latents[usable], groups[usable], name, seed=seed, n_unknown=int((~known).sum()))
-        rows.append(probe)
+        rows.extend(probe_leakage(latents[usable], groups[usable], name, probe=probe, seed=seed,
+                                  n_unknown=int((~known).sum())) for probe in PROBES)
     result.leakage = pd.DataFrame(rows)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(data), min(len(data), max_points), replace=False))

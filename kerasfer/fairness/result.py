@@ -29,7 +29,8 @@ class AuditResult:
         unknown: attribute -> samples left out because their group is unknown.
         notes: warnings raised during the audit (small groups, skipped parts).
         settings: n_boot, n_perm, seed, min_count, level, n, attributes, intersections, model.
-        leakage: one row per attribute of the latent probe (`kerasfer.fairness.leakage`), or None.
+        leakage: one row per attribute and probe (linear, MLP) of the latent probes
+            (`kerasfer.fairness.leakage`), or None.
         projection: 2-D PCA of the latent ``{"x", "y", "groups": {attribute: names}, "order": {attribute:
             group names}}``, or None.
         heatmaps: attribute -> ``{"groups": {group: map}, "differences": {"a - b": map},
@@ -102,9 +103,11 @@ class AuditResult:
                     parts.append(f"{_short(metric)} {_ci(g['value'], g['ci_low'], g['ci_high'])}{p}")
             lines.append(f"  {attribute}: " + "; ".join(parts))
         if self.leakage is not None and len(self.leakage):
-            probes = ", ".join(f"{r.attribute} {r.balanced_accuracy:.2f} (chance {r.chance:.2f})"
-                               for r in self.leakage.itertuples())
-            lines.append(f"  latent leakage (probe balanced accuracy): {probes}")
+            probes = ", ".join(f"{attribute} " + " / ".join(f"{r.balanced_accuracy:.2f}" for r in rows.itertuples())
+                               + f" (chance {rows['chance'].iloc[0]:.2f})"
+                               for attribute, rows in self.leakage.groupby("attribute", sort=False))
+            kinds = " / ".join(self.leakage["probe"].drop_duplicates())
+            lines.append(f"  latent leakage (probe balanced accuracy, {kinds}): {probes}")
         if self.settings.get("n_perm"):
             lines.append(f"  * gap unlikely under interchangeable groups (permutation p < {SIGNIFICANCE}); "
                          f"{int(self.settings.get('level', 0.95) * 100)} % bootstrap CIs in brackets")
@@ -146,9 +149,7 @@ class AuditResult:
             "task": self.task, "overall": self.overall,
             "worst_group": {attr: {"group": row["group"], key: row[key]} for attr, row in worst.iterrows()},
             "gaps": gaps,
-            "leakage": {} if self.leakage is None else
-            {r["attribute"]: {"balanced_accuracy": r["balanced_accuracy"], "chance": r["chance"]}
-             for r in self.leakage.to_dict("records")},
+            "leakage": {} if self.leakage is None else _leakage_metrics(self.leakage),
             "notes": self.notes,
         })
 
@@ -192,3 +193,13 @@ def _plain(value):
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def _leakage_metrics(leakage: pd.DataFrame) -> dict:
+    """``{attribute: {"balanced_accuracy" (linear probe), "mlp_balanced_accuracy", "chance"}}``."""
+    out = {}
+    for r in leakage.to_dict("records"):
+        entry = out.setdefault(r["attribute"], {"chance": r["chance"]})
+        entry["balanced_accuracy" if r["probe"] == "linear" else f"{r['probe']}_balanced_accuracy"] = \
+            r["balanced_accuracy"]
+    return out

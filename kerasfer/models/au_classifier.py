@@ -8,7 +8,7 @@ import tensorflow as tf
 from kerasfer.constants import ACTION_UNITS
 from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import images_of, sample_weight_of
-from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder
+from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder, preset_latent_dim
 from kerasfer.models.heads import build_au_head
 from kerasfer.models.losses import au_loss, weighted_mean
 from kerasfer.models.supervised import SupervisedModel
@@ -33,7 +33,8 @@ class AUClassifier(SupervisedModel):
             `keras.applications` backbone (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
-        latent_dim: size of the latent the head reads.
+        latent_dim: size of the latent the head reads; None: the preset's
+            (`kerasfer.models.encoder.LATENT_DIMS`).
         head_units: hidden units of the head.
         dropout: head dropout.
 
@@ -47,14 +48,15 @@ class AUClassifier(SupervisedModel):
 
     def __init__(self, input_shape=(64, 64, 3), num_aus: int = len(ACTION_UNITS), *, size: str = DEFAULT_SIZE,
                  backbone="kerasfer", backbone_weights=None, width: int = 32,
-                 latent_dim: int = 64, head_units: int = 64, dropout: float = 0.2, **kwargs):
+                 latent_dim: int | None = None, head_units: int = 64, dropout: float = 0.2, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_aus, int) or num_aus < 1:
             raise ValueError(f"`num_aus` must be a positive integer; got {num_aus!r}.")
         self.image_shape = tuple(input_shape)
         self.num_aus = int(num_aus)
         self.size, self.backbone = size, backbone
-        self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
+        self.width, self.head_units = int(width), int(head_units)
+        self.latent_dim = preset_latent_dim(size, backbone) if latent_dim is None else int(latent_dim)
         self.dropout = float(dropout)
         self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
                                      backbone=self.backbone, backbone_weights=backbone_weights)

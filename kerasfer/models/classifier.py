@@ -7,8 +7,10 @@ import tensorflow as tf
 
 from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import images_of, sample_weight_of
-from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder
+from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder, preset_latent_dim
+from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.heads import build_emotion_head
+from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups
 from kerasfer.models.losses import emotion_loss
 from kerasfer.models.supervised import SupervisedModel
 
@@ -30,10 +32,17 @@ class EmotionClassifier(SupervisedModel):
             `keras.applications` backbone (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`).
         width: encoder width (see `build_encoder`).
-        latent_dim: size of the latent the head reads.
+        latent_dim: size of the latent the head reads; None: the preset's
+            (`kerasfer.models.encoder.LATENT_DIMS`).
         head_units: hidden units of the head.
         dropout: head dropout.
         label_smoothing: cross-entropy label smoothing.
+        label_noise: None, or the attribute (e.g. ``"skin"``) whose groups get their own learned
+            label-noise matrix T_g (forward correction, `kerasfer.models.label_noise`); batches then
+            need that attribute.
+        label_noise_prior: pull of each T_g towards the identity (>= 0).
+        erasure: None, or attribute name(s) whose linear information is erased from the latent
+            before the head (LEACE, `kerasfer.models.erasure`; `train_model` refits it every epoch).
 
     Example:
         >>> model = EmotionClassifier(input_shape=(64, 64, 3))
@@ -42,35 +51,52 @@ class EmotionClassifier(SupervisedModel):
     """
 
     def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, size: str = DEFAULT_SIZE,
-                 backbone="kerasfer", backbone_weights=None, width: int = 32, latent_dim: int = 64,
-                 head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, **kwargs):
+                 backbone="kerasfer", backbone_weights=None, width: int = 32, latent_dim: int | None = None,
+                 head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, label_noise=None,
+                 label_noise_prior: float = DEFAULT_PRIOR, erasure=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing!r}.")
         self.image_shape = tuple(input_shape)
         self.num_classes = int(num_classes)
         self.size, self.backbone = size, backbone
-        self.width, self.latent_dim, self.head_units = int(width), int(latent_dim), int(head_units)
+        self.width, self.head_units = int(width), int(head_units)
+        self.latent_dim = preset_latent_dim(size, backbone) if latent_dim is None else int(latent_dim)
         self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
         self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
                                      backbone=self.backbone, backbone_weights=backbone_weights)
         self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units, dropout=self.dropout)
+        self.erasure = check_erasure(erasure)
+        self.eraser = build_eraser(self.latent_dim) if self.erasure else None
+        self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
+        self.transition = None if label_noise is None else GroupLabelNoise(
+            label_noise_groups(label_noise), self.num_classes, prior=self.label_noise_prior, name="label_noise")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.built = True  # every weight exists once the Functional parts are built
 
     # ------------------------------------------------------------------------------ forward
     def call(self, inputs, training=False):
-        return self.head(self.encoder(images_of(inputs), training=training), training=training)
+        return self.head(self._erased(self.encoder(images_of(inputs), training=training)), training=training)
 
     def classifier_model(self) -> keras.Model:
         """Functional model image (raw pixels) → emotion probabilities; what export converts."""
         inputs = keras.Input(shape=self.image_shape, name="image")
-        return keras.Model(inputs, self.head(self.encoder(inputs)), name="emotion_classifier")
+        return keras.Model(inputs, self.head(self._erased(self.encoder(inputs))), name="emotion_classifier")
 
     def encoder_model(self) -> keras.Model:
-        """Functional model image → latent (for leakage probes and projections)."""
+        """Functional model image → the latent the head reads, erased if `erasure` (leakage probes, projections)."""
+        if self.eraser is None:
+            return self.encoder
+        inputs = keras.Input(shape=self.image_shape, name="image")
+        return keras.Model(inputs, self.eraser(self.encoder(inputs)), name="erased_encoder")
+
+    def pre_erasure_model(self) -> keras.Model:
+        """Functional model image → the encoder's latent before erasure (what the eraser is fitted on)."""
         return self.encoder
+
+    def _erased(self, latent):
+        return latent if self.eraser is None else self.eraser(latent)
 
     # ----------------------------------------------------------------------------- training
     @property
@@ -80,7 +106,11 @@ class EmotionClassifier(SupervisedModel):
     def _loss(self, batch, probs):
         if "label" not in batch:
             raise ValueError("EmotionClassifier needs emotion labels: the batch has no 'label'.")
+        if self.transition is not None:
+            probs = self.transition(probs, annotator_groups(batch, self.label_noise))
         loss, known = emotion_loss(batch["label"], probs, self.label_smoothing)
+        if self.transition is not None:
+            loss += self.transition.prior_loss()
         return loss, known * sample_weight_of(batch, tf.shape(probs)[0])
 
     def _update_trackers(self, batch, probs, loss, weights):
@@ -102,4 +132,7 @@ class EmotionClassifier(SupervisedModel):
             "head_units": self.head_units,
             "dropout": self.dropout,
             "label_smoothing": self.label_smoothing,
+            "erasure": list(self.erasure) or None,
+            "label_noise": self.label_noise,
+            "label_noise_prior": self.label_noise_prior,
         }

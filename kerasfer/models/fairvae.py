@@ -25,8 +25,10 @@ from kerasfer.models.adversary import build_adversary
 from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import as_batch, images_of, sample_weight_of
 from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
+from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
 from kerasfer.models.heads import build_au_head, build_emotion_head
+from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups
 from kerasfer.models.layers import GradientReversal, Sampling
 from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
 from kerasfer.models.mmd import group_mmd
@@ -73,6 +75,11 @@ class FairVAE(keras.Model):
         reconstruction_scale: G reconstructs the face downscaled by this factor (1, 2 or 4). The
             default 2 keeps the generator's cost low (a training step within ~1.5× the baseline's)
             while the reconstruction still anchors the latent to the face.
+        label_noise: None, or the attribute (e.g. ``"skin"``) whose groups get their own learned
+            label-noise matrix T_g (forward correction, `kerasfer.models.label_noise`; emotion head only).
+        label_noise_prior: pull of each T_g towards the identity (>= 0).
+        erasure: None, or protected attribute name(s) whose linear information is erased from the
+            latent before the head (LEACE, `kerasfer.models.erasure`; `train_model` refits it every epoch).
         seed: seed of the sampling noise.
 
     Example:
@@ -89,7 +96,8 @@ class FairVAE(keras.Model):
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
                  lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
                  lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200,
-                 adversary_input: str = "sample", reconstruction_scale: int = 2, seed: int = 0, **kwargs):
+                 adversary_input: str = "sample", reconstruction_scale: int = 2, label_noise=None,
+                 label_noise_prior: float = DEFAULT_PRIOR, erasure=None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         protected = dict(DEFAULT_PROTECTED if protected is None else protected)
         _validate(protected, alignment, head, training,
@@ -125,6 +133,14 @@ class FairVAE(keras.Model):
         else:
             self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units,
                                            dropout=self.dropout)
+        if label_noise is not None and head != "emotion":
+            raise ValueError(f"`label_noise` models noise in emotion labels; it needs head='emotion', got {head!r}.")
+        self.erasure = check_erasure(erasure, protected)
+        self.eraser = build_eraser(self.latent_dim) if self.erasure else None
+        self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
+        self.transition = None if label_noise is None else GroupLabelNoise(
+            label_noise_groups(label_noise, protected), self.num_classes, prior=self.label_noise_prior,
+            name="label_noise")
         self.reversal = GradientReversal(1.0, name="gradient_reversal")
         conditional_classes = self.num_classes if (self.adversary_conditional and head == "emotion") else 0
         self.adversaries = {
@@ -145,19 +161,27 @@ class FairVAE(keras.Model):
     # ----------------------------------------------------------------------------- forward
     def call(self, inputs, training=False):
         z_mean, _ = self.encoder(images_of(inputs), training=training)
-        return self.head(z_mean, training=training)
+        return self.head(self._erased(z_mean), training=training)
 
     def classifier_model(self) -> keras.Model:
         """Functional model image (raw pixels) → probabilities through `z_mean` (deterministic)."""
         inputs = keras.Input(shape=self.image_shape, name="image")
         z_mean, _ = self.encoder(inputs)
         name = "emotion_classifier" if self.head_kind == "emotion" else "au_classifier"
-        return keras.Model(inputs, self.head(z_mean), name=name)
+        return keras.Model(inputs, self.head(self._erased(z_mean)), name=name)
 
     def encoder_model(self) -> keras.Model:
-        """Functional model image → `z_mean`."""
+        """Functional model image → `z_mean` as the head reads it (erased if `erasure`)."""
         inputs = keras.Input(shape=self.image_shape, name="image")
-        return keras.Model(inputs, self.encoder(inputs)[0], name="fairvae_encoder")
+        return keras.Model(inputs, self._erased(self.encoder(inputs)[0]), name="fairvae_encoder")
+
+    def pre_erasure_model(self) -> keras.Model:
+        """Functional model image → `z_mean` before erasure (what the eraser is fitted on)."""
+        inputs = keras.Input(shape=self.image_shape, name="image")
+        return keras.Model(inputs, self.encoder(inputs)[0], name="fairvae_pre_erasure")
+
+    def _erased(self, latent):
+        return latent if self.eraser is None else self.eraser(latent)
 
     # ---------------------------------------------------------------------------- training
     @property
@@ -223,7 +247,8 @@ class FairVAE(keras.Model):
 
     def _trainable_for_stage(self):
         if self.stage == "classifier":
-            return self.head.trainable_weights
+            noise = [] if self.transition is None else self.transition.trainable_weights
+            return self.head.trainable_weights + noise
         return self.trainable_weights
 
     def _terms(self, batch, training):
@@ -249,12 +274,14 @@ class FairVAE(keras.Model):
         rec = tf.reduce_mean(tf.square(target - reconstruction), axis=[1, 2, 3])
         kl = -0.5 * tf.reduce_mean(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1)
 
-        probs = self.head(z, training=training)
+        probs = self.head(self._erased(z), training=training)
         if self.head_kind == "au":
             cls, known = au_loss(batch["aus"], probs)
             labels = None
         else:
-            cls, known = emotion_loss(batch["label"], probs)
+            annotated = probs if self.transition is None else self.transition(
+                probs, annotator_groups(batch, self.label_noise))
+            cls, known = emotion_loss(batch["label"], annotated)
             labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
 
         adv_losses, adv_hits, align = [], [], []
@@ -286,8 +313,9 @@ class FairVAE(keras.Model):
     def _total(self, terms):
         """The weighted loss to differentiate, scaled for tf.distribute replicas (replica_mean)."""
         w = self.weights_config
+        prior = 0.0 if self.transition is None else self.transition.prior_loss() / _replicas()
         if self.stage == "classifier":
-            return w["lambda_cls"] * replica_mean(*terms["classification"])
+            return w["lambda_cls"] * replica_mean(*terms["classification"]) + prior
         step = self.step_counter
         beta = w["beta"] * _ramp(step, self.beta_warmup_steps)
         lambda_adv = w["lambda_adv"] * _ramp(step, self.adv_warmup_steps)
@@ -296,7 +324,7 @@ class FairVAE(keras.Model):
                  + lambda_adv * tf.add_n([replica_mean(ce, m) for ce, m in terms["adversary"]] or [0.0])
                  + w["lambda_align"] * terms["alignment"] / replicas)
         if self.stage != "vae":
-            total += w["lambda_cls"] * replica_mean(*terms["classification"])
+            total += w["lambda_cls"] * replica_mean(*terms["classification"]) + prior
         return total
 
     def _update(self, terms, outputs, batch):
@@ -337,7 +365,7 @@ class FairVAE(keras.Model):
             **self.weights_config,
             "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,
             "adversary_input": self.adversary_input, "reconstruction_scale": self.reconstruction_scale,
-            "seed": self.seed,
+            "erasure": list(self.erasure) or None, "label_noise": self.label_noise, "label_noise_prior": self.label_noise_prior, "seed": self.seed,
         }
 
 

@@ -1,0 +1,116 @@
+"""Group-conditional label noise: T_g is recovered on a planted pattern, forward correction trains the
+clean head, the matrix is saved and reported, and bad settings are named."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasfer.data import FaceData, make_synthfaces
+from kerasfer.models import EmotionClassifier, FairVAE
+from kerasfer.models.label_noise import GroupLabelNoise, transition_table
+from kerasfer.training import train_model
+
+CLASSES = 4
+
+
+def planted_transitions():
+    """Group 0 annotated faithfully; group 1's faces of every class labelled class 0 with probability 0.3."""
+    noisy = 0.7 * np.eye(CLASSES)
+    noisy[:, 0] += 0.3
+    return np.stack([np.eye(CLASSES), noisy])
+
+
+def test_transition_matrices_are_recovered_from_a_planted_noise_pattern():
+    rng = np.random.default_rng(0)
+    n = 8000
+    true, groups = rng.integers(0, CLASSES, n), rng.integers(0, 2, n)
+    planted = planted_transitions()
+    annotated = np.array([rng.choice(CLASSES, p=planted[g, t]) for t, g in zip(true, groups)])
+    clean = keras.ops.one_hot(true, CLASSES) * 0.96 + 0.01  # a clean head that knows the true class
+    layer = GroupLabelNoise(2, CLASSES, prior=0.001)
+    optimizer = keras.optimizers.Adam(0.05)
+    for _ in range(300):
+        with tf.GradientTape() as tape:
+            probs = layer(clean, groups)
+            loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(annotated, probs)) + layer.prior_loss()
+        optimizer.apply(tape.gradient(loss, layer.trainable_weights), layer.trainable_weights)
+    learned = keras.ops.convert_to_numpy(layer.transitions())
+    np.testing.assert_allclose(learned, planted, atol=0.05)
+
+
+def test_unknown_groups_keep_their_clean_probabilities():
+    layer = GroupLabelNoise(2, CLASSES)
+    probs = np.full((2, CLASSES), 1 / CLASSES, "float32")
+    probs[0] = [0.7, 0.1, 0.1, 0.1]
+    out = keras.ops.convert_to_numpy(layer(probs, np.array([-1, 1])))
+    np.testing.assert_allclose(out[0], probs[0])
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def noisy_faces():
+    """Dark-skinned faces labelled angry half the time, whatever their expression; clean test faces."""
+    from kerasfer.data import BiasSpec
+
+    bias = BiasSpec(label_noise=(("skin", "dark", 0.5, "angry"),))
+    return make_synthfaces(3000, seed=5, image_size=32, bias=bias), make_synthfaces(1400, seed=6, image_size=32)
+
+
+def test_forward_correction_raises_clean_accuracy_on_the_noisy_group(noisy_faces):
+    train, test = noisy_faces
+    dark = test.attributes["skin"] == 2
+    scores = {}
+    for label_noise in (None, "skin"):
+        model, metrics = train_model("baseline", train, test, epochs=8, seed=0, verbose=0, label_noise=label_noise)
+        predictions = model.predict(test.images.astype("float32"), verbose=0).argmax(axis=1)
+        scores[label_noise] = (predictions == test.labels)[dark].mean()
+    assert scores["skin"] > scores[None] + 0.05, scores
+    table = metrics["label_noise"]
+    assert table["attribute"] == "skin" and table["classes"][0] == "angry"
+    dark_matrix, light_matrix = np.array(table["groups"]["dark"]), np.array(table["groups"]["light"])
+    assert dark_matrix[1:, 0].mean() > light_matrix[1:, 0].mean() + 0.15  # "dark faces get labelled angry"
+
+
+def test_the_matrix_is_saved_and_the_export_is_the_clean_head(tiny_faces, tmp_path):
+    from kerasfer.export import to_tflite
+    from kerasfer.export.verify import LiteRTModel
+
+    for model in (EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=8, latent_dim=8,
+                                    label_noise="skin", label_noise_prior=0.5),
+                  FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, width=8, latent_dim=8, generator_width=8,
+                          label_noise="skin")):
+        model.compile(optimizer="adam")
+        model.fit(tiny_faces.dataset(32), epochs=1, verbose=0, shuffle=False)
+        path = tmp_path / f"{model.name}.keras"
+        model.save(path)
+        reloaded = keras.models.load_model(path)
+        assert reloaded.label_noise == "skin"
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded.transition.transitions()),
+                                   keras.ops.convert_to_numpy(model.transition.transitions()), atol=1e-7)
+        table = transition_table(reloaded.transition, ("light", "medium", "dark"), range(7))
+        assert set(table["groups"]) == {"light", "medium", "dark"}
+        to_tflite(model, tmp_path / "m.tflite")
+        images = tiny_faces.images[:8].astype("float32")
+        np.testing.assert_allclose(LiteRTModel(tmp_path / "m.tflite").predict(images),
+                                   model.predict(images, verbose=0), atol=1e-4)
+
+
+@pytest.mark.parametrize("build, match", [
+    (lambda: EmotionClassifier(input_shape=(32, 32, 3), label_noise="hair"), "label_noise"),
+    (lambda: EmotionClassifier(input_shape=(32, 32, 3), label_noise="skin", label_noise_prior=-1), "prior"),
+    (lambda: FairVAE(input_shape=(32, 32, 3), head="au", label_noise="skin"), "head='emotion'"),
+])
+def test_bad_label_noise_settings_name_the_parameter(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_batches_and_data_without_the_attribute_are_refused(tiny_faces):
+    model = EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=8, latent_dim=8, label_noise="skin")
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="needs the batch attribute 'skin'"):
+        model.fit(tiny_faces.images.astype("float32"), tiny_faces.labels, epochs=1, verbose=0)
+    no_skin = FaceData(tiny_faces.images, tiny_faces.labels, {"gender": tiny_faces.attributes["gender"]})
+    with pytest.raises(ValueError, match="label_noise='skin' needs that attribute"):
+        train_model("baseline", no_skin, epochs=1, verbose=0, label_noise="skin")
