@@ -62,3 +62,19 @@ def test_monitor_logs_mean_f1_of_an_au_model(tiny_faces):
     logs = history.history
     assert {"val_skin_light_mean_f1", "val_skin_dark_mean_f1", "val_skin_mean_f1_difference"} <= set(logs)
     assert 0 <= logs["val_skin_mean_f1_difference"][0] <= 1
+
+
+def test_monitor_logs_leakage_and_the_label_noise_diagonal(tiny_faces):
+    from kerasfer.fairness import probe_leakage
+
+    model = EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=8, latent_dim=8, label_noise="skin")
+    model.compile(optimizer="adam")
+    history = model.fit(tiny_faces.dataset(32, seed=0), epochs=2, verbose=0,
+                        callbacks=[FairnessMonitor(tiny_faces, ["skin"], leakage=True, min_count=10)])
+    logs = history.history
+    assert len(logs["val_skin_leakage"]) == 2
+    latents = predict_proba(model.encoder_model(), tiny_faces)
+    expected = probe_leakage(latents, tiny_faces.attributes["skin"], n_boot=0)["balanced_accuracy"]
+    assert logs["val_skin_leakage"][-1] == pytest.approx(expected)
+    matrices = keras.ops.convert_to_numpy(model.transition.transitions())
+    assert logs["label_noise_dark_diagonal"][-1] == pytest.approx(np.diagonal(matrices[2]).mean())

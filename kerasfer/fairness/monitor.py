@@ -23,6 +23,10 @@ class FairnessMonitor(keras.callbacks.Callback):
     ``val_<attribute>_equalized_odds_difference``, ``..._demographic_parity_difference``,
     ``..._fairness_ratio``, ``..._worst_group_accuracy`` (same definitions as `audit`, no CIs).
     For Action Unit models: ``val_<attribute>_<group>_mean_f1`` and ``val_<attribute>_mean_f1_difference``.
+    With ``leakage=True``: ``val_<attribute>_leakage``, the held-out linear probe's balanced accuracy on
+    the latent the head reads (`kerasfer.fairness.probe_leakage`). A model with learned label noise
+    (``label_noise=...``) also logs ``label_noise_<group>_diagonal``: the mean diagonal of its T_g, the
+    share of that group's labels the model takes as right (1 = the annotators made no errors).
 
     Args:
         data: validation `FaceData` (labels for emotion models, `aus` for AU models).
@@ -31,6 +35,7 @@ class FairnessMonitor(keras.callbacks.Callback):
         min_count: groups with fewer known samples are logged but left out of the gaps.
         batch_size: images per forward pass.
         prefix: prefix of every key.
+        leakage: also log the latent's linear leakage of each attribute.
 
     Example:
         >>> model.fit(train.dataset(64), epochs=10,  # doctest: +SKIP
@@ -38,7 +43,7 @@ class FairnessMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, data, attributes=None, *, every: int = 1, min_count: int = 30, batch_size: int = 256,
-                 prefix: str = "val_"):
+                 prefix: str = "val_", leakage: bool = False):
         super().__init__()
         self.attributes = list(attributes or data.attribute_names)
         if not self.attributes:
@@ -48,7 +53,7 @@ class FairnessMonitor(keras.callbacks.Callback):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"`every` must be a positive integer; got {every!r}.")
         self.data, self.every, self.min_count = data, every, int(min_count)
-        self.batch_size, self.prefix = int(batch_size), prefix
+        self.batch_size, self.prefix, self.leakage = int(batch_size), prefix, bool(leakage)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or (epoch + 1) % self.every:
@@ -63,6 +68,32 @@ class FairnessMonitor(keras.callbacks.Callback):
         else:
             raise ValueError(f"FairnessMonitor: the model outputs {probs.shape[1]} values; expected "
                              f"{len(self.data.label_names)} emotions or {len(self.data.au_names)} AUs with `data.aus`.")
+        if self.leakage:
+            logs.update(self._leakage_logs())
+        transition = getattr(self.model, "transition", None)
+        if transition is not None:
+            matrices = keras.ops.convert_to_numpy(transition.transitions())
+            names = self.data.group_names.get(self.model.label_noise, range(len(matrices)))
+            logs.update({f"label_noise_{group}_diagonal": float(np.diagonal(matrices[g]).mean())
+                         for g, group in enumerate(names)})
+
+    def _leakage_logs(self) -> dict:
+        from kerasfer.fairness.leakage import probe_leakage
+        from kerasfer.models.predict import predict_proba
+
+        if not hasattr(self.model, "encoder_model"):
+            raise ValueError("FairnessMonitor(leakage=True) needs a kerasfer model with encoder_model().")
+        latents = predict_proba(self.model.encoder_model(), self.data, self.batch_size)
+        out = {}
+        for name in self.attributes:
+            groups = self.data.attributes[name]
+            known = groups >= 0
+            counts = np.bincount(groups[known])
+            usable = known & (counts[np.maximum(groups, 0)] >= 2) if len(counts) else known
+            if len(np.unique(groups[usable])) >= 2:
+                out[f"{self.prefix}{name}_leakage"] = probe_leakage(latents[usable], groups[usable], name,
+                                                                    n_boot=0)["balanced_accuracy"]
+        return out
 
     def _emotion_logs(self, y_pred) -> dict:
         out = {}
