@@ -16,6 +16,8 @@ import numpy as np
 
 #: Epoch e is shuffled with seed ``seed * EPOCH_SEED_STRIDE + e``.
 EPOCH_SEED_STRIDE = 100_003
+#: third element of the seed of an epoch's flip decisions (``[seed, epoch, FLIP_STREAM]``)
+FLIP_STREAM = 1
 
 
 def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = False) -> int:
@@ -24,7 +26,7 @@ def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = Fa
 
 
 def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_step: int = 0, stop_epoch=None,
-                 sample_weight=None, drop_remainder: bool = False):
+                 sample_weight=None, drop_remainder: bool = False, flip: bool = False):
     """Batches of epochs ``0..epochs-1`` in one dataset, starting after `start_step` batches.
 
     Every epoch is a permutation of `data` that depends only on `seed` and the epoch index, so a
@@ -39,6 +41,8 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         stop_epoch: end the stream after this epoch's last batch (default: `epochs`).
         sample_weight: optional (N,) per-sample loss weights (added as ``"sample_weight"``).
         drop_remainder: drop each epoch's last incomplete batch.
+        flip: mirror each image left-right with probability 1/2, decided per (seed, epoch, position)
+            so a resumed run flips the same images.
 
     Returns:
         A `tf.data.Dataset` of the batch dicts of `FaceData.dataset`.
@@ -65,11 +69,19 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         if data.images is None:  # images on disk: permute the file list, decode only what is batched
             order = np.random.default_rng([seed, epoch]).permutation(len(data))
             weights = None if sample_weight is None else np.asarray(sample_weight)[order]
-            return data[order].dataset(batch_size, shuffle=False, sample_weight=weights, drop_remainder=drop_remainder)
-        # A Python-int seed per epoch (a tensor seed inside `flat_map` breaks under op determinism).
-        shuffled = samples.shuffle(len(data), seed=seed * EPOCH_SEED_STRIDE + epoch, reshuffle_each_iteration=False)
-        return shuffled.batch(batch_size, drop_remainder=drop_remainder).map(
-            lambda batch: {**batch, "image": tf.cast(batch["image"], tf.float32)})
+            batches = data[order].dataset(batch_size, shuffle=False, sample_weight=weights,
+                                          drop_remainder=drop_remainder)
+        else:
+            # A Python-int seed per epoch (a tensor seed inside `flat_map` breaks under op determinism).
+            shuffled = samples.shuffle(len(data), seed=seed * EPOCH_SEED_STRIDE + epoch,
+                                       reshuffle_each_iteration=False)
+            batches = shuffled.batch(batch_size, drop_remainder=drop_remainder).map(
+                lambda batch: {**batch, "image": tf.cast(batch["image"], tf.float32)})
+        if not flip:
+            return batches
+        mirror = np.random.default_rng([seed, epoch, FLIP_STREAM]).random(len(data)) < 0.5
+        masks = tf.data.Dataset.from_tensor_slices(mirror).batch(batch_size, drop_remainder=drop_remainder)
+        return tf.data.Dataset.zip((batches, masks)).map(_mirrored)
 
     epochs_left = [one_epoch(e) for e in range(first_epoch, max(stop_epoch, first_epoch + 1))]
     stream = functools.reduce(lambda a, b: a.concatenate(b), epochs_left).skip(skip)
@@ -80,3 +92,11 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
     # Each worker of a multi-worker run reads every batch and keeps its share of the samples.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return stream.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _mirrored(batch, mask):
+    """`batch` with the images where `mask` is True mirrored left-right."""
+    import tensorflow as tf
+
+    images = batch["image"]
+    return {**batch, "image": tf.where(mask[:, None, None, None], tf.reverse(images, axis=[2]), images)}

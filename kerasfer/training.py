@@ -32,7 +32,7 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
                 learning_rate: float | None = None, seed: int = 0, reweight_attribute: str | None = None, verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
-                validation_data=None, **model_kwargs):
+                validation_data=None, flip: bool = False, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
 
     With `out`, training backs itself up into ``out/backup`` (`kerasfer.callbacks.BackupAndResume`)
@@ -62,6 +62,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         backup_freq: ``"epoch"`` or a number of batches between backups (with `out`).
         callbacks: extra Keras callbacks.
         validation_data: optional `FaceData` evaluated at each epoch end (``val_*`` logs).
+        flip: mirror training images left-right at random (seeded per epoch; faces and their
+            expressions are near-symmetric).
         **model_kwargs: passed to `build_model`.
 
     Returns:
@@ -156,7 +158,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
     def stream(start, stop_epoch=None):
         return epoch_stream(train_data, batch_size, epochs=epochs, seed=seed, start_step=start, stop_epoch=stop_epoch,
-                            sample_weight=weights, drop_remainder=drop_remainder)
+                            sample_weight=weights, drop_remainder=drop_remainder, flip=flip)
 
     validation = None
     if validation_data is not None:

@@ -109,6 +109,20 @@ def test_stream_replays_every_epoch_from_any_step(faces):
         epoch_stream(faces, 16, epochs=3, start_step=99)
 
 
+def test_flipped_stream_mirrors_half_the_images_and_replays_from_any_step(faces):
+    plain = [b["image"].numpy() for b in epoch_stream(faces, 16, epochs=2, seed=7)]
+    flipped = [b["image"].numpy() for b in epoch_stream(faces, 16, epochs=2, seed=7, flip=True)]
+    images, mirrors = np.concatenate(plain), np.concatenate(flipped)
+    mirrored = np.array([not np.array_equal(a, b) for a, b in zip(images, mirrors)])
+    np.testing.assert_array_equal(mirrors[mirrored], images[mirrored][:, :, ::-1])  # left-right, nothing else
+    np.testing.assert_array_equal(mirrors[~mirrored], images[~mirrored])
+    assert 0.35 < mirrored.mean() < 0.65
+    assert not np.array_equal(mirrored[:70], mirrored[70:])  # new decisions every epoch
+    resumed = np.concatenate([b["image"].numpy() for b in epoch_stream(faces, 16, epochs=2, seed=7, flip=True,
+                                                                       start_step=7)])
+    np.testing.assert_array_equal(resumed, mirrors[70 + 16 * 2:])
+
+
 def test_stream_of_images_on_disk_replays_too(faces, tmp_path):
     from PIL import Image
 
