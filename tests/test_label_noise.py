@@ -114,3 +114,18 @@ def test_batches_and_data_without_the_attribute_are_refused(tiny_faces):
     no_skin = FaceData(tiny_faces.images, tiny_faces.labels, {"gender": tiny_faces.attributes["gender"]})
     with pytest.raises(ValueError, match="label_noise='skin' needs that attribute"):
         train_model("baseline", no_skin, epochs=1, verbose=0, label_noise="skin")
+
+
+def test_the_audit_and_its_report_show_each_groups_matrix(tiny_faces, tmp_path):
+    from kerasfer.fairness import audit
+
+    model = EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=8, latent_dim=8, label_noise="skin")
+    model.compile(optimizer="adam")
+    model.fit(tiny_faces.dataset(32), epochs=1, verbose=0, shuffle=False)
+    result = audit(model, tiny_faces, ["skin"], n_boot=20, heatmaps=False, intersections=None, min_count=5)
+    assert result.label_noise["attribute"] == "skin"
+    assert set(result.label_noise["groups"]) == {"light", "medium", "dark"}
+    assert "learned label noise" in result.summary()
+    assert set(result.metrics()["label_noise"]["diagonal"]) == {"light", "medium", "dark"}
+    html = result.to_html(tmp_path / "report.html").read_text()
+    assert "How each group's faces were mislabelled" in html and "learned label-noise matrix" in html

@@ -149,7 +149,8 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
         heatmaps_per_group: faces per group averaged into each mean heatmap.
 
     Returns:
-        An `AuditResult` (``.summary()``, ``.to_frame()``, ``.to_html(path)``, ``.to_json(path)``).
+        An `AuditResult` (``.summary()``, ``.to_frame()``, ``.to_html(path)``, ``.to_json(path)``);
+        a model trained with ``label_noise=...`` also reports its learned T_g (``label_noise``).
 
     Example:
         >>> result = audit(model, make_synthfaces(2100, seed=1), n_boot=200)  # doctest: +SKIP
@@ -181,6 +182,12 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
         _add_latent(result, model.encoder_model(), data, attributes, seed, batch_size)
     if heatmaps:
         _add_heatmaps(result, model, data, attributes, task, heatmaps_per_group, seed)
+    if getattr(model, "transition", None) is not None:  # "how were this group's faces mislabelled"
+        from kerasfer.models.label_noise import transition_table
+
+        attribute = model.label_noise
+        groups = data.group_names.get(attribute, tuple(str(g) for g in range(model.transition.num_groups)))
+        result.label_noise = {"attribute": attribute, **transition_table(model.transition, groups, names)}
     return result
 
 

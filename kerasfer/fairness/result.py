@@ -35,6 +35,8 @@ class AuditResult:
             group names}}``, or None.
         heatmaps: attribute -> ``{"groups": {group: map}, "differences": {"a - b": map},
             "faces": {group: mean face}}``, or None.
+        label_noise: a model trained with ``label_noise=ATTRIBUTE``: its learned T_g,
+            ``{"attribute", "classes", "groups": {group: C×C P(annotated | true)}}``, or None.
     """
 
     task: str
@@ -50,6 +52,7 @@ class AuditResult:
     leakage: pd.DataFrame | None = None
     projection: dict | None = None
     heatmaps: dict | None = None
+    label_noise: dict | None = None
 
     # ------------------------------------------------------------------------------ notebooks
     def to_frame(self, table: str = "groups") -> pd.DataFrame:
@@ -108,6 +111,9 @@ class AuditResult:
                                for attribute, rows in self.leakage.groupby("attribute", sort=False))
             kinds = " / ".join(self.leakage["probe"].drop_duplicates())
             lines.append(f"  latent leakage (probe balanced accuracy, {kinds}): {probes}")
+        if self.label_noise is not None:
+            diagonal = ", ".join(f"{g} {np.mean(np.diagonal(m)):.2f}" for g, m in self.label_noise["groups"].items())
+            lines.append(f"  learned label noise (mean diagonal of T_g, 1 = labels taken as right): {diagonal}")
         if self.settings.get("n_perm"):
             lines.append(f"  * gap unlikely under interchangeable groups (permutation p < {SIGNIFICANCE}); "
                          f"{int(self.settings.get('level', 0.95) * 100)} % bootstrap CIs in brackets")
@@ -135,7 +141,7 @@ class AuditResult:
             "per_class": self.per_class.to_dict("records"), "gaps": self.gaps.to_dict("records"),
             "confusion": self.confusion, "unknown": self.unknown, "notes": self.notes,
             "leakage": None if self.leakage is None else self.leakage.to_dict("records"),
-            "projection": self.projection, "heatmaps": heatmaps,
+            "projection": self.projection, "heatmaps": heatmaps, "label_noise": self.label_noise,
         })
 
     def metrics(self) -> dict:
@@ -150,6 +156,9 @@ class AuditResult:
             "worst_group": {attr: {"group": row["group"], key: row[key]} for attr, row in worst.iterrows()},
             "gaps": gaps,
             "leakage": {} if self.leakage is None else _leakage_metrics(self.leakage),
+            "label_noise": None if self.label_noise is None else {
+                "attribute": self.label_noise["attribute"],
+                "diagonal": {g: float(np.mean(np.diagonal(m))) for g, m in self.label_noise["groups"].items()}},
             "notes": self.notes,
         })
 

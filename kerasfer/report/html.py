@@ -120,6 +120,9 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "projection_png": plots.figure_to_base64(plots.latent_projection(result.projection, base))
         if figures and result.projection else None,
         "heatmaps": _heatmap_figures(result) if figures else [],
+        "label_noise": result.label_noise,
+        "label_noise_png": plots.figure_to_base64(plots.transition_grid(result.label_noise))
+        if figures and result.label_noise else None,
         "au_gap_rows": [] if emotion else _au_gap_rows(result),
         "heatmap_target": settings.get("heatmap_target", ""),
         "notes": result.notes,

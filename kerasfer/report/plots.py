@@ -110,18 +110,49 @@ def confusion_grid(confusion: dict, label_names):
         A `Figure` with one panel per group; cells show the share of the true class (recall on the
         diagonal).
     """
+    panels = {}
+    for group, counts in confusion.items():
+        counts = np.asarray(counts, float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            panels[f"{group} (n={int(counts.sum())})"] = counts / counts.sum(axis=1, keepdims=True)
+    return matrix_grid(panels, label_names, xlabel="predicted", ylabel="true")
+
+
+def transition_grid(label_noise: dict):
+    """The learned label-noise matrix T_g of every group (rows: true emotion, columns: annotated).
+
+    Args:
+        label_noise: `AuditResult.label_noise` (``{"attribute", "classes", "groups": {group: C×C}}``).
+
+    Returns:
+        A `Figure` with one panel per group; off-diagonal cells are how that group's faces were mislabelled.
+    """
+    panels = {f"{label_noise['attribute']} = {group}": np.asarray(matrix, float)
+              for group, matrix in label_noise["groups"].items()}
+    return matrix_grid(panels, label_noise["classes"], xlabel="annotated", ylabel="true")
+
+
+def matrix_grid(panels: dict, label_names, *, xlabel: str, ylabel: str):
+    """Row-stochastic K×K matrices side by side (three per row), cells of 0.05 or more labelled.
+
+    Args:
+        panels: title -> K×K matrix of shares (NaN drawn as 0, not labelled).
+        label_names: class names of rows and columns.
+        xlabel: what the columns are.
+        ylabel: what the rows are.
+
+    Returns:
+        A `Figure`.
+    """
     from matplotlib.figure import Figure
 
-    n = len(confusion)
+    n = len(panels)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
     fig = Figure(figsize=(3.3 * cols, 3.2 * rows))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     short = [name[:3] for name in label_names]
-    for ax, (group, counts) in zip(axes, confusion.items()):
-        counts = np.asarray(counts, float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = counts / counts.sum(axis=1, keepdims=True)
+    for ax, (title, share) in zip(axes, panels.items()):
         ax.imshow(np.nan_to_num(share), cmap="Blues", vmin=0, vmax=1)
         for (i, j), v in np.ndenumerate(share):
             if np.isfinite(v) and v >= 0.05:
@@ -129,9 +160,9 @@ def confusion_grid(confusion: dict, label_names):
                         color="white" if v > 0.5 else "black")
         ax.set_xticks(range(len(short)), short, fontsize=7, rotation=90)
         ax.set_yticks(range(len(short)), short, fontsize=7)
-        ax.set_title(f"{group} (n={int(counts.sum())})", fontsize=9)
-        ax.set_xlabel("predicted", fontsize=7)
-        ax.set_ylabel("true", fontsize=7)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=7)
+        ax.set_ylabel(ylabel, fontsize=7)
     for ax in axes[n:]:
         ax.set_axis_off()
     fig.tight_layout()
