@@ -82,3 +82,19 @@ def test_train_backbone_flag(tmp_path):
     assert code == 0
     assert keras.models.load_model(tmp_path / "model.keras").backbone == "mobilenet_v3_small"
     assert main(["train", "--backbone", "resnet9000", "--out", str(tmp_path)]) == 2
+
+
+def test_train_label_noise_and_erasure_flags(tmp_path):
+    import json
+
+    import keras
+
+    code = main(["train", "--model", "fairvae", "--data", "synthfaces:demo", "--label-noise", "skin", "--erasure",
+                 "skin,gender", "--n-train", "96", "--n-test", "70", "--epochs", "1", "--image-size", "32",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert model.label_noise == "skin" and model.erasure == ("skin", "gender")
+    table = json.loads((tmp_path / "metrics.json").read_text())["label_noise"]
+    assert table["attribute"] == "skin" and len(table["groups"]["dark"]) == 7
+    assert main(["train", "--label-noise", "hair", "--n-train", "96", "--out", str(tmp_path / "bad")]) == 2
