@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from kerasfer.data import FaceData, make_synthfaces
 from kerasfer.models import EmotionClassifier, FairVAE
-from kerasfer.models.label_noise import GroupLabelNoise, transition_table
+from kerasfer.models.label_noise import LOGIT_SPEED, GroupLabelNoise, transition_table
 from kerasfer.training import train_model
 
 CLASSES = 4
@@ -29,7 +29,7 @@ def test_transition_matrices_are_recovered_from_a_planted_noise_pattern():
     annotated = np.array([rng.choice(CLASSES, p=planted[g, t]) for t, g in zip(true, groups)])
     clean = keras.ops.one_hot(true, CLASSES) * 0.96 + 0.01  # a clean head that knows the true class
     layer = GroupLabelNoise(2, CLASSES, prior=0.001)
-    optimizer = keras.optimizers.Adam(0.05)
+    optimizer = keras.optimizers.Adam(0.05 / LOGIT_SPEED)  # 0.05 per step on the logits themselves
     for _ in range(300):
         with tf.GradientTape() as tape:
             probs = layer(clean, groups)

@@ -20,6 +20,12 @@ from keras import ops
 INITIAL_DIAGONAL = 0.9
 #: default pull of T_g towards the identity
 DEFAULT_PRIOR = 0.01
+#: T_g's logits are this × the stored weight, so the model's optimizer moves them this much faster
+#: than the network's weights: a 30 % noise column needs a logit change of ~3 within a few hundred
+#: steps, which Adam at 1e-3 cannot make. Measured (baseline, 3,000 faces at 32 px, 8 epochs, half of
+#: the dark-skinned faces labelled angry): dark-skin accuracy 0.247 without label noise, 0.315 at
+#: speed 20, 0.384 at 60, 0.431 at 100, 0.436 at 300; on clean data 0.552 / 0.564 (100) / 0.536 (300).
+LOGIT_SPEED = 100.0
 
 
 @keras.saving.register_keras_serializable(package="kerasfer")
@@ -45,10 +51,15 @@ class GroupLabelNoise(keras.layers.Layer):
             raise ValueError(f"`label_noise_prior` must be >= 0; got {prior!r}.")
         self.num_groups, self.num_classes, self.prior = int(num_groups), int(num_classes), float(prior)
         off = (1 - INITIAL_DIAGONAL) / (self.num_classes - 1)
-        start = np.log(np.where(np.eye(self.num_classes, dtype="float32") > 0, INITIAL_DIAGONAL, off))
-        self.transition_logits = self.add_weight(
+        start = np.log(np.where(np.eye(self.num_classes, dtype="float32") > 0, INITIAL_DIAGONAL, off)) / LOGIT_SPEED
+        self.transition_weight = self.add_weight(
             shape=(self.num_groups, self.num_classes, self.num_classes), name="transition_logits",
             initializer=keras.initializers.Constant(np.broadcast_to(start, (self.num_groups,) + start.shape)))
+
+    @property
+    def transition_logits(self):
+        """(G, C, C) logits of T_g (`LOGIT_SPEED` × the stored weight)."""
+        return LOGIT_SPEED * self.transition_weight
 
     def transitions(self):
         """(G, C, C) tensor of T_g, rows summing to 1."""
