@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from kerasfer.data import FaceData, make_synthfaces
 from kerasfer.models import EmotionClassifier, FairVAE
-from kerasfer.models.label_noise import LOGIT_SPEED, GroupLabelNoise, transition_table
+from kerasfer.models.label_noise import LOGIT_SPEED, GroupLabelNoise
 from kerasfer.training import train_model
 
 CLASSES = 4
@@ -54,7 +54,7 @@ def noisy_faces():
     from kerasfer.data import BiasSpec
 
     bias = BiasSpec(label_noise=(("skin", "dark", 0.5, "angry"),))
-    return make_synthfaces(3000, seed=5, image_size=32, bias=bias), make_synthfaces(1400, seed=6, image_size=32)
+    return make_synthfaces(2400, seed=5, image_size=32, bias=bias), make_synthfaces(1400, seed=6, image_size=32)
 
 
 def test_forward_correction_raises_clean_accuracy_on_the_noisy_group(noisy_faces):
@@ -62,7 +62,7 @@ def test_forward_correction_raises_clean_accuracy_on_the_noisy_group(noisy_faces
     dark = test.attributes["skin"] == 2
     scores = {}
     for label_noise in (None, "skin"):
-        model, metrics = train_model("baseline", train, test, epochs=8, seed=0, verbose=0, label_noise=label_noise)
+        model, metrics = train_model("baseline", train, test, epochs=6, seed=0, verbose=0, label_noise=label_noise)
         predictions = model.predict(test.images.astype("float32"), verbose=0).argmax(axis=1)
         scores[label_noise] = (predictions == test.labels)[dark].mean()
     assert scores["skin"] > scores[None] + 0.05, scores
@@ -76,10 +76,11 @@ def test_the_matrix_is_saved_and_the_export_is_the_clean_head(tiny_faces, tmp_pa
     from kerasfer.export import to_tflite
     from kerasfer.export.verify import LiteRTModel
 
-    for model in (EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=8, latent_dim=8,
-                                    label_noise="skin", label_noise_prior=0.5),
-                  FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, width=8, latent_dim=8, generator_width=8,
-                          label_noise="skin")):
+    models = (EmotionClassifier(input_shape=(32, 32, 3), size="phone", width=8, latent_dim=8,
+                                label_noise="skin", label_noise_prior=0.5),
+              FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, width=8, latent_dim=8, generator_width=8,
+                      label_noise="skin"))
+    for model in models:
         model.compile(optimizer="adam")
         model.fit(tiny_faces.dataset(32), epochs=1, verbose=0, shuffle=False)
         path = tmp_path / f"{model.name}.keras"
@@ -88,12 +89,12 @@ def test_the_matrix_is_saved_and_the_export_is_the_clean_head(tiny_faces, tmp_pa
         assert reloaded.label_noise == "skin"
         np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded.transition.transitions()),
                                    keras.ops.convert_to_numpy(model.transition.transitions()), atol=1e-7)
-        table = transition_table(reloaded.transition, ("light", "medium", "dark"), range(7))
-        assert set(table["groups"]) == {"light", "medium", "dark"}
-        to_tflite(model, tmp_path / "m.tflite")
-        images = tiny_faces.images[:8].astype("float32")
-        np.testing.assert_allclose(LiteRTModel(tmp_path / "m.tflite").predict(images),
-                                   model.predict(images, verbose=0), atol=1e-4)
+    classifier = models[0]
+    assert classifier.label_noise_prior == 0.5
+    to_tflite(classifier, tmp_path / "m.tflite")
+    images = tiny_faces.images[:8].astype("float32")
+    np.testing.assert_allclose(LiteRTModel(tmp_path / "m.tflite").predict(images),
+                               classifier.predict(images, verbose=0), atol=1e-4)  # the clean head, no T_g
 
 
 @pytest.mark.parametrize("build, match", [
