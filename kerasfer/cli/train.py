@@ -29,8 +29,8 @@ def register(subparsers):
                    help="initial weights of a keras.applications backbone: imagenet (downloaded by Keras, needs "
                         "the internet) or a .weights.h5 file (default: random initialisation)")
     p.add_argument("--size", choices=("standard", "phone"), default=None,
-                   help="encoder preset: standard (most accurate on a few thousand faces) or phone (71k "
-                        "parameters, int8 under 100 KiB) (default: standard for the baselines, phone for "
+                   help="encoder preset: standard (most accurate on a few thousand faces) or phone (61k "
+                        "parameters, int8 87 KiB) (default: standard for the baselines, phone for "
                         "fairvae, whose losses were tuned on it)")
     p.add_argument("--reweight-attribute", default=None, metavar="NAME",
                    help="attribute the reweighted baseline balances (default: skin if the data has it, "
@@ -42,6 +42,8 @@ def register(subparsers):
     p.add_argument("--erasure", default=None, metavar="ATTR[,ATTR]",
                    help="erase the linear information about these attributes from the latent before the head "
                         "(LEACE, refitted every epoch; a frozen Dense layer in the export) (default: none)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=False,
+                   help="mirror training faces left-right at random, seeded per epoch (default: off)")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="bad records of real datasets: stop naming file and line, or skip them and report "
                         "counts (default: %(default)s)")
@@ -98,7 +100,7 @@ def run(args) -> int:
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
-                             reweight_attribute=args.reweight_attribute,
+                             reweight_attribute=args.reweight_attribute, flip=args.flip,
                              backbone=args.backbone, backbone_weights=args.backbone_weights,
                              **({} if args.label_noise is None else {"label_noise": args.label_noise}),
                              **({} if args.erasure is None else {"erasure": tuple(args.erasure.split(","))}),
