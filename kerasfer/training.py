@@ -32,7 +32,7 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
                 learning_rate: float | None = None, seed: int = 0, reweight_attribute: str | None = None, verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
-                validation_data=None, flip: bool = False, **model_kwargs):
+                validation_data=None, flip: bool = True, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
 
     With `out`, training backs itself up into ``out/backup`` (`kerasfer.callbacks.BackupAndResume`)
@@ -63,7 +63,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         callbacks: extra Keras callbacks.
         validation_data: optional `FaceData` evaluated at each epoch end (``val_*`` logs).
         flip: mirror training images left-right at random (seeded per epoch; faces and their
-            expressions are near-symmetric).
+            expressions are near-symmetric). On by default: +0.6 to +2.7 points for the standard
+            baseline in all 12 runs measured (1,000 / 4,000 faces, 32 px, demo bias and clean, 3 seeds).
         **model_kwargs: passed to `build_model`.
 
     Returns:

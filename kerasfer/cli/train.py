@@ -42,8 +42,9 @@ def register(subparsers):
     p.add_argument("--erasure", default=None, metavar="ATTR[,ATTR]",
                    help="erase the linear information about these attributes from the latent before the head "
                         "(LEACE, refitted every epoch; a frozen Dense layer in the export) (default: none)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=False,
-                   help="mirror training faces left-right at random, seeded per epoch (default: off)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                   help="mirror training faces left-right at random, seeded per epoch; --no-flip turns it off "
+                        "(default: on)")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="bad records of real datasets: stop naming file and line, or skip them and report "
                         "counts (default: %(default)s)")
