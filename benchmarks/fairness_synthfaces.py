@@ -46,11 +46,16 @@ METHODS = {
     "baseline": ("baseline", {}),
     "reweighted baseline": ("reweighted", {}),
     "baseline + label noise": ("baseline", {"label_noise": "skin"}),
+    "baseline + erasure": ("baseline", {"erasure": ("skin",)}),
+    "baseline + label noise + erasure": ("baseline", {"label_noise": "skin", "erasure": ("skin",)}),
     "FairVAE marginal": ("fairvae", {"alignment": "marginal", "adversary_conditional": False}),
     "FairVAE conditional": ("fairvae", {"alignment": "conditional", "adversary_conditional": True}),
     "FairVAE + label noise": ("fairvae", {"label_noise": "skin"}),
     "FairVAE + erasure": ("fairvae", {"erasure": ("skin",)}),
     "FairVAE + label noise + erasure": ("fairvae", {"label_noise": "skin", "erasure": ("skin",)}),
+    "FairVAE standard": ("fairvae", {"size": "standard"}),
+    "FairVAE standard + label noise + erasure": ("fairvae", {"size": "standard", "label_noise": "skin",
+                                                             "erasure": ("skin",)}),
 }
 
 

@@ -1,6 +1,6 @@
 """LEACE erasure: the closed form removes every linear trace of a planted attribute, is idempotent
-and edits a rank k−1 subspace only, lives in the model as a frozen Dense that survives save/load and int8 export, and bad
-settings are named."""
+and edits a rank k−1 subspace only, lives in the model as a frozen Dense that survives save/load and
+int8 export, and bad settings are named."""
 
 import keras
 import numpy as np

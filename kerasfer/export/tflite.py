@@ -137,7 +137,8 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
                          f"got {prune!r}.")
     if (qat_epochs or prune is not None) and getattr(model, "backbone", "kerasfer") != "kerasfer":
         # checked before tensorflow-model-optimization is imported: it sets TF_USE_LEGACY_KERAS process-wide
-        raise ValueError(f"QAT/pruning need the kerasfer encoder; this model's backbone is {backbone_label(model.backbone)!r} "
+        raise ValueError(f"QAT/pruning need the kerasfer encoder; this model's backbone is "
+                         f"{backbone_label(model.backbone)!r} "
                          "(export it with post-training int8 instead: qat_epochs=0, no pruning).")
     needs_data = mode == "int8" or qat_epochs or prune is not None
     if needs_data and representative_data is None:

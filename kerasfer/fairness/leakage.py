@@ -88,7 +88,8 @@ def probe_leakage(latents, groups, attribute: str = "attribute", *, probe: str =
         if len(np.unique(y_test[idx])) > 1:
             boot.append(balanced_accuracy_score(y_test[idx], predicted[idx]))
     low, high = np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan)
-    return {"attribute": attribute, "probe": probe, "balanced_accuracy": float(score), "ci_low": float(low), "ci_high": float(high),
+    return {"attribute": attribute, "probe": probe, "balanced_accuracy": float(score), "ci_low": float(low),
+            "ci_high": float(high),
             "chance": 1.0 / len(np.unique(groups)), "n_train": int(len(y_train)), "n_test": int(len(y_test)),
             "n_unknown": int(n_unknown)}
 

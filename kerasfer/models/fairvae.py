@@ -70,6 +70,8 @@ class FairVAE(keras.Model):
         latent_dim, width, generator_width, head_units, adversary_units, dropout: sizes.
         lambda_rec, beta, lambda_adv, lambda_align, lambda_cls: loss weights (>= 0).
         beta_warmup_steps, adv_warmup_steps: linear warm-up of β and λ_adv from 0 (0 = none).
+        head_input: what the head trains on: ``"sample"`` (the sampled z, default) or ``"mean"``
+            (z_mean, what it reads at inference and in the export).
         adversary_input: what the adversaries read: ``"sample"`` (the sampled z, default) or
             ``"mean"`` (z_mean, the deterministic path that is exported).
         reconstruction_scale: G reconstructs the face downscaled by this factor (1, 2 or 4). The
@@ -96,7 +98,8 @@ class FairVAE(keras.Model):
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
                  lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
                  lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200,
-                 adversary_input: str = "sample", reconstruction_scale: int = 2, label_noise=None,
+                 adversary_input: str = "sample", head_input: str = "sample", reconstruction_scale: int = 2,
+                 label_noise=None,
                  label_noise_prior: float = DEFAULT_PRIOR, erasure=None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         protected = dict(DEFAULT_PROTECTED if protected is None else protected)
@@ -104,8 +107,9 @@ class FairVAE(keras.Model):
                   dict(lambda_rec=lambda_rec, beta=beta, lambda_adv=lambda_adv, lambda_align=lambda_align,
                        lambda_cls=lambda_cls, beta_warmup_steps=beta_warmup_steps,
                        adv_warmup_steps=adv_warmup_steps))
-        if adversary_input not in ADVERSARY_INPUTS:
-            raise ValueError(f"`adversary_input` must be one of {ADVERSARY_INPUTS}; got {adversary_input!r}.")
+        for name, value in (("adversary_input", adversary_input), ("head_input", head_input)):
+            if value not in ADVERSARY_INPUTS:
+                raise ValueError(f"`{name}` must be one of {ADVERSARY_INPUTS}; got {value!r}.")
         if reconstruction_scale not in (1, 2, 4) or any((s // reconstruction_scale) % 8 for s in input_shape[:2]):
             raise ValueError(f"`reconstruction_scale` must be 1, 2 or 4 and leave image sides divisible by 8; "
                              f"got {reconstruction_scale!r} for input_shape {tuple(input_shape)}.")
@@ -119,6 +123,7 @@ class FairVAE(keras.Model):
                                    lambda_align=float(lambda_align), lambda_cls=float(lambda_cls))
         self.beta_warmup_steps, self.adv_warmup_steps = int(beta_warmup_steps), int(adv_warmup_steps)
         self.adversary_input, self.reconstruction_scale = adversary_input, int(reconstruction_scale)
+        self.head_input = head_input
 
         self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
                                      backbone=self.backbone, backbone_weights=backbone_weights,
@@ -274,7 +279,7 @@ class FairVAE(keras.Model):
         rec = tf.reduce_mean(tf.square(target - reconstruction), axis=[1, 2, 3])
         kl = -0.5 * tf.reduce_mean(1.0 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var), axis=-1)
 
-        probs = self.head(self._erased(z), training=training)
+        probs = self.head(self._erased(z_mean if self.head_input == "mean" else z), training=training)
         if self.head_kind == "au":
             cls, known = au_loss(batch["aus"], probs)
             labels = None
@@ -364,7 +369,8 @@ class FairVAE(keras.Model):
             "head_units": self.head_units, "adversary_units": self.adversary_units, "dropout": self.dropout,
             **self.weights_config,
             "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,
-            "adversary_input": self.adversary_input, "reconstruction_scale": self.reconstruction_scale,
+            "adversary_input": self.adversary_input, "head_input": self.head_input,
+            "reconstruction_scale": self.reconstruction_scale,
             "erasure": list(self.erasure) or None, "label_noise": self.label_noise, "label_noise_prior": self.label_noise_prior, "seed": self.seed,
         }
 

@@ -248,7 +248,8 @@ PROBE_NAMES = {"linear": "linear (logistic regression)", "mlp": "MLP (64 hidden 
 def _leakage_rows(result):
     if result.leakage is None:
         return []
-    return [{"attribute": r["attribute"], "probe": PROBE_NAMES.get(r["probe"], r["probe"]), "value": _num(r["balanced_accuracy"]), "ci": _ci(r["ci_low"], r["ci_high"]),
+    return [{"attribute": r["attribute"], "probe": PROBE_NAMES.get(r["probe"], r["probe"]),
+             "value": _num(r["balanced_accuracy"]), "ci": _ci(r["ci_low"], r["ci_high"]),
              "chance": _num(r["chance"]), "above": _num(r["balanced_accuracy"] - r["chance"]),
              "leaks": bool(r["ci_low"] > r["chance"]), "n": f"{r['n_train']} / {r['n_test']}"}
             for r in result.leakage.to_dict("records")]
