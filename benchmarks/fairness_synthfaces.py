@@ -54,6 +54,9 @@ METHODS = {
     "FairVAE + erasure": ("fairvae", {"erasure": ("skin",)}),
     "FairVAE + label noise + erasure": ("fairvae", {"label_noise": "skin", "erasure": ("skin",)}),
     "FairVAE standard": ("fairvae", {"size": "standard"}),
+    "FairVAE standard head-mean": ("fairvae", {"size": "standard", "head_input": "mean"}),
+    "FairVAE standard head-mean + label noise": ("fairvae", {"size": "standard", "head_input": "mean",
+                                                                   "label_noise": "skin"}),
     "FairVAE standard + label noise + erasure": ("fairvae", {"size": "standard", "label_noise": "skin",
                                                              "erasure": ("skin",)}),
 }
