@@ -38,11 +38,15 @@ def test_a_backbone_model_saves_exports_and_explains(trained, faces, tmp_path):
     to_tflite(trained, tmp_path / "f.tflite", mode="float32")
     np.testing.assert_allclose(LiteRTModel(tmp_path / "f.tflite").predict(faces.images), predict_proba(trained, faces),
                                atol=1e-4)  # raw pixels in: the backbone's preprocessing is in the graph
+    maps = group_heatmaps(trained, faces, "skin", max_per_group=4)
+    assert set(maps) == {"light", "medium", "dark"}
+
+
+@pytest.mark.slow
+def test_a_backbone_model_exports_to_int8(trained, faces, tmp_path):
     meta = to_tflite(trained, tmp_path / "q.tflite", mode="int8", representative_data=faces)
     assert meta["input"]["dtype"] == "uint8"
     assert LiteRTModel(tmp_path / "q.tflite").predict(faces.images).shape == (64, 7)
-    maps = group_heatmaps(trained, faces, "skin", max_per_group=4)
-    assert set(maps) == {"light", "medium", "dark"}
 
 
 def test_qat_refuses_a_backbone_with_a_clear_message(trained, faces, tmp_path):
