@@ -482,7 +482,7 @@ def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points:
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    from kerasfer.fairness.leakage import PROBES, probe_leakage
+    from kerasfer.fairness.leakage import PROBES, probe_leakage, stratifiable
     from kerasfer.models.predict import predict_proba
 
     latents = predict_proba(encoder, data, batch_size)
@@ -490,11 +490,10 @@ def _add_latent(result, encoder, data, attributes, seed, batch_size, max_points:
     for name in attributes:
         groups = data.attributes[name]
         known = groups >= 0
-        counts = np.bincount(groups[known], minlength=len(data.group_names[name]))
-        if (counts >= 2).sum() < 2:
+        usable = stratifiable(groups)
+        if len(np.unique(groups[usable])) < 2:
             result.notes.append(f"leakage of {name}: needs two groups with 2+ known samples; skipped")
             continue
-        usable = known & (counts[np.maximum(groups, 0)] >= 2)  # a stratified split needs 2+ per group
         rows.extend(probe_leakage(latents[usable], groups[usable], name, probe=probe, seed=seed,
                                   n_unknown=int((~known).sum())) for probe in PROBES)
     result.leakage = pd.DataFrame(rows)

@@ -94,6 +94,21 @@ def probe_leakage(latents, groups, attribute: str = "attribute", *, probe: str =
             "n_unknown": int(n_unknown)}
 
 
+def stratifiable(groups) -> np.ndarray:
+    """Mask of the samples a stratified probe split can use: known group, and a group of 2+ samples.
+
+    Args:
+        groups: (N,) group indices, -1 unknown.
+
+    Returns:
+        (N,) bool mask.
+    """
+    groups = np.asarray(groups)
+    known = groups >= 0
+    counts = np.bincount(groups[known]) if known.any() else np.zeros(1, int)
+    return known & (counts[np.clip(groups, 0, len(counts) - 1)] >= 2)
+
+
 def _check_probe(probe: str) -> None:
     if probe not in PROBES:
         raise ValueError(f"`probe` must be one of {PROBES}; got {probe!r}.")

@@ -78,7 +78,7 @@ class FairnessMonitor(keras.callbacks.Callback):
                          for g, group in enumerate(names)})
 
     def _leakage_logs(self) -> dict:
-        from kerasfer.fairness.leakage import probe_leakage
+        from kerasfer.fairness.leakage import probe_leakage, stratifiable
         from kerasfer.models.predict import predict_proba
 
         if not hasattr(self.model, "encoder_model"):
@@ -87,9 +87,7 @@ class FairnessMonitor(keras.callbacks.Callback):
         out = {}
         for name in self.attributes:
             groups = self.data.attributes[name]
-            known = groups >= 0
-            counts = np.bincount(groups[known])
-            usable = known & (counts[np.maximum(groups, 0)] >= 2) if len(counts) else known
+            usable = stratifiable(groups)
             if len(np.unique(groups[usable])) >= 2:
                 out[f"{self.prefix}{name}_leakage"] = probe_leakage(latents[usable], groups[usable], name,
                                                                     n_boot=0)["balanced_accuracy"]
