@@ -31,7 +31,7 @@ browser:
 	  else echo "chromium not found and not installable here (needs root and apt-get); tests/test_report_browser.py will skip"; fi; }
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

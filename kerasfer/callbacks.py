@@ -90,6 +90,9 @@ class ErasureRefit(keras.callbacks.Callback):
         data: the training `FaceData`.
         steps_per_epoch: optimizer steps per epoch (to tell an epoch start from a mid-epoch resume).
         seed: seed of the fitting subsample (the same faces every epoch).
+
+    Attributes:
+        history: one `refit_erasure` result per refit (attributes, faces and rank of the erased subspace).
     """
 
     def __init__(self, data, steps_per_epoch: int, seed: int = 0):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 MODELS = ("baseline", "reweighted", "fairvae")
+#: Models whose loss `train_model` reweights by default (``reweight_attribute="auto"``): the reweighted
+#: baseline by definition; FairVAE because balancing (group × label) cells removed the stereotype's pull
+#: that its latent alignment alone left in (README "Does it close the gap?").
+REWEIGHTED_BY_DEFAULT = ("reweighted", "fairvae")
 
 
 def build_model(name: str, input_shape, *, protected=None, **kwargs):
@@ -30,7 +34,7 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 
 
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
-                learning_rate: float | None = None, seed: int = 0, reweight_attribute: str | None = None, verbose=1,
+                learning_rate: float | None = None, seed: int = 0, reweight_attribute: str | None = "auto", verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
                 validation_data=None, flip: bool = True, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
@@ -50,8 +54,11 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         learning_rate: peak learning rate (cosine decay to 0); default the encoder preset's
             (`kerasfer.models.encoder.LEARNING_RATES`: 1e-3 standard, 3e-3 phone).
         seed: seed of initialisation, sampling noise and the per-epoch shuffles.
-        reweight_attribute: the attribute balanced by the ``"reweighted"`` baseline (default
-            ``"skin"`` when the data has it, else its first attribute).
+        reweight_attribute: weight the loss so every (group of this attribute × label) cell counts
+            the same (`kerasfer.data.balanced_weights`), for any model. ``"auto"`` (default): the
+            models of `REWEIGHTED_BY_DEFAULT` balance ``"skin"`` when the data has it, else its first
+            attribute, the baseline none. None: no reweighting (the ``"reweighted"`` baseline always
+            reweights).
         verbose: 0 silent; 1 progress shown to suit the place (Keras' bar on a terminal, one line per
             epoch in a file or pipe, one `tqdm` bar in Jupyter); 2 one line per epoch. Only the chief
             worker shows progress.
@@ -92,7 +99,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     from kerasfer.fairness import accuracy_summary
     from kerasfer.constants import EMOTIONS
     from kerasfer.models.encoder import LEARNING_RATES
-    from kerasfer.models.label_noise import transition_table
+    from kerasfer.models.label_noise import transition_report
     from kerasfer.models.predict import predict_proba
     from kerasfer.training_loop import fit_loop
     from kerasfer.utils.io import write_json
@@ -106,8 +113,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive (or None for the encoder preset's); got {learning_rate!r}.")
     _check_trainable(name, train_data, model_kwargs)
-    if name == "reweighted":
-        reweight_attribute = _reweight_attribute(train_data, reweight_attribute)
+    reweight_attribute = _reweight_attribute(name, train_data, reweight_attribute)
     strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
     chief, with_fit = is_chief(strategy), uses_fit(strategy)
     keras.utils.set_random_seed(seed)
@@ -155,7 +161,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
             print(f"resuming from {backup_dir} at epoch {epoch + 1}, batch {batch} (step {start_step}); "
                   f"restored in {restore_seconds:.2f} s")
 
-    weights = balanced_weights(train_data, reweight_attribute) if name == "reweighted" else None
+    weights = None if reweight_attribute is None else balanced_weights(train_data, reweight_attribute)
 
     def stream(start, stop_epoch=None):
         return epoch_stream(train_data, batch_size, epochs=epochs, seed=seed, start_step=start, stop_epoch=stop_epoch,
@@ -177,7 +183,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         raise NonFiniteLossError(f"{name}: {nan_guard.message()}; the last finite backup (if any) is in "
                                  f"{backup.backup_dir if backup else 'nowhere (no `out`)'}")
     metrics = {"model": name, "train": {k: float(v[-1]) for k, v in logs.items() if v},
-               "replicas": int(strategy.num_replicas_in_sync),
+               "replicas": int(strategy.num_replicas_in_sync), "reweight_attribute": reweight_attribute,
                "start": {"resumed_from_step": start_step, "restore_seconds": round(restore_seconds, 3),
                          "first_step_seconds": round(first_step["at"] - called, 3) if first_step else None,
                          "first_step_unix_time": first_step.get("at")}}
@@ -185,8 +191,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
     if getattr(model, "transition", None) is not None:  # how each group's labels were found to be noisy
-        metrics["label_noise"] = {"attribute": model.label_noise, **transition_table(
-            model.transition, train_data.group_names[model.label_noise], EMOTIONS[:model.num_classes])}
+        metrics["label_noise"] = transition_report(model, train_data.group_names, EMOTIONS[:model.num_classes])
     if out is not None:
         if chief:
             out.mkdir(parents=True, exist_ok=True)
@@ -198,6 +203,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
 def _check_trainable(name, train_data, model_kwargs) -> None:
     """Refuse training data a model cannot learn from, before any TensorFlow work."""
+    from kerasfer.models.label_noise import noise_attributes
+
     if model_kwargs.get("head", "emotion") == "au":
         if train_data.aus is None or not (train_data.aus >= 0).any():
             raise ValueError(f"{name} with head='au' needs Action Unit labels; the training data has none.")
@@ -205,9 +212,10 @@ def _check_trainable(name, train_data, model_kwargs) -> None:
         raise ValueError(f"the training data has no known emotion labels (all -1), so {name} has nothing to learn; "
                          "AU data (DISFA, BP4D) trains kerasfer.models.AUClassifier or `kerasfer study au`, "
                          "attribute-only data (FairFace) kerasfer.data.as_attribute_task")
-    noise_attribute = model_kwargs.get("label_noise")
-    if noise_attribute is not None and noise_attribute not in train_data.group_names:
-        raise ValueError(f"label_noise={noise_attribute!r} needs that attribute in the training data; it has "
+    noise = model_kwargs.get("label_noise")
+    noisy = [a for a in noise_attributes(None if noise == "auto" else noise) if a not in train_data.group_names]
+    if noisy:
+        raise ValueError(f"label_noise of {noisy} needs those attributes in the training data; it has "
                          f"{sorted(train_data.group_names)}")
     erased = model_kwargs.get("erasure") or ()
     missing = [a for a in ((erased,) if isinstance(erased, str) else erased) if a not in train_data.group_names]
@@ -219,13 +227,19 @@ def _check_trainable(name, train_data, model_kwargs) -> None:
                          "two-stage schedule call FairVAE(training='two_stage').fit_two_stage(...) yourself")
 
 
-def _reweight_attribute(train_data, attribute):
-    """The attribute the reweighted baseline balances: `attribute`, else "skin" if present, else the first."""
-    if attribute is not None:
+def _reweight_attribute(name, train_data, attribute):
+    """The attribute whose (group × label) cells `name` balances, or None (see `train_model`)."""
+    if attribute is None and name == "reweighted":  # the reweighted baseline always reweights
+        attribute = "auto"
+    if attribute is None or (attribute == "auto" and name not in REWEIGHTED_BY_DEFAULT):
+        return None
+    if attribute != "auto":
         train_data.check_attribute(attribute)
         return attribute
     if not train_data.attribute_names:
-        raise ValueError("the reweighted baseline balances a protected attribute, but the training data has none.")
+        if name == "reweighted":
+            raise ValueError("the reweighted baseline balances a protected attribute, but the training data has none.")
+        return None
     return "skin" if "skin" in train_data.attributes else train_data.attribute_names[0]
 
 

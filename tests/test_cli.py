@@ -53,7 +53,8 @@ def test_train_fairvae_tiny_run(tmp_path):
                  "--epochs", "1", "--image-size", "32", "--out", str(tmp_path)])
     assert code == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["model"] == "fairvae" and "adversary_accuracy" in metrics["train"]
+    assert metrics["model"] == "fairvae" and "alignment" in metrics["train"]
+    assert metrics["reweight_attribute"] == "skin" and metrics["label_noise"]["attribute"] == "skin"  # the defaults
     assert set(metrics["per_group"]["skin"]) == {"light", "medium", "dark"}
     assert (tmp_path / "model.keras").exists()
 
@@ -89,12 +90,23 @@ def test_train_label_noise_and_erasure_flags(tmp_path):
 
     import keras
 
-    code = main(["train", "--model", "fairvae", "--data", "synthfaces:demo", "--label-noise", "skin", "--erasure",
-                 "skin,gender", "--n-train", "96", "--n-test", "70", "--epochs", "1", "--image-size", "32",
-                 "--out", str(tmp_path)])
+    code = main(["train", "--model", "fairvae", "--data", "synthfaces:demo", "--label-noise", "gender,skin",
+                 "--erasure", "skin,gender", "--reweight-attribute", "skin", "--n-train", "96", "--n-test", "70",
+                 "--epochs", "1", "--image-size", "32", "--out", str(tmp_path)])
     assert code == 0
     model = keras.models.load_model(tmp_path / "model.keras")
-    assert model.label_noise == "skin" and model.erasure == ("skin", "gender")
-    table = json.loads((tmp_path / "metrics.json").read_text())["label_noise"]
-    assert table["attribute"] == "skin" and len(table["groups"]["dark"]) == 7
+    assert list(model.label_noise) == ["gender", "skin"] and model.erasure == ("skin", "gender")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    table = metrics["label_noise"]
+    assert table["attribute"] == "gender×skin" and len(table["groups"]) == 6
+    assert len(table["groups"]["female/dark"]) == 7 and metrics["reweight_attribute"] == "skin"
     assert main(["train", "--label-noise", "hair", "--n-train", "96", "--out", str(tmp_path / "bad")]) == 2
+    assert main(["train", "--model", "fairvae", "--reweight-attribute", "hair", "--n-train", "96",
+                 "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_label_noise_flag_values():
+    from kerasfer.cli.train import _label_noise
+
+    assert _label_noise("none") is None and _label_noise("skin") == "skin"
+    assert _label_noise("gender, skin") == ["gender", "skin"]

@@ -71,6 +71,20 @@ def test_balanced_weights_equalise_cells():
     assert np.isclose(w.mean(), 1.0)
 
 
+def test_balanced_weights_of_a_tiny_cell_are_capped():
+    """One face alone in its (group × label) cell would weigh 50× the mean; the cap holds it at 10×
+    before the weights are rescaled to mean 1, and no cap gives the full weight."""
+    labels = np.array([0] * 99 + [1])
+    groups = np.zeros(100, int)
+    data = FaceData(images=_images(100), labels=labels, attributes={"gender": groups})
+    uncapped = balanced_weights(data, "gender", max_weight=None)
+    assert np.isclose(uncapped[-1], 50.0)
+    capped = balanced_weights(data, "gender")
+    assert np.isclose(capped.mean(), 1.0) and capped[-1] / capped[0] == pytest.approx(10.0 / (50 / 99))
+    with pytest.raises(ValueError, match="max_weight"):
+        balanced_weights(data, "gender", max_weight=0.5)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -101,6 +101,9 @@ def test_the_matrix_is_saved_and_the_export_is_the_clean_head(tiny_faces, tmp_pa
     (lambda: EmotionClassifier(input_shape=(32, 32, 3), label_noise="hair"), "label_noise"),
     (lambda: EmotionClassifier(input_shape=(32, 32, 3), label_noise="skin", label_noise_prior=-1), "prior"),
     (lambda: FairVAE(input_shape=(32, 32, 3), head="au", label_noise="skin"), "head='emotion'"),
+    (lambda: EmotionClassifier(input_shape=(32, 32, 3), label_noise=["skin", "skin"]), "distinct"),
+    (lambda: EmotionClassifier(input_shape=(32, 32, 3), label_noise=[]), "label_noise"),
+    (lambda: FairVAE(input_shape=(32, 32, 3), protected={"skin": 3}, label_noise=["skin", "hair"]), "hair"),
 ])
 def test_bad_label_noise_settings_name_the_parameter(build, match):
     with pytest.raises(ValueError, match=match):
@@ -113,7 +116,7 @@ def test_batches_and_data_without_the_attribute_are_refused(tiny_faces):
     with pytest.raises(ValueError, match="needs the batch attribute 'skin'"):
         model.fit(tiny_faces.images.astype("float32"), tiny_faces.labels, epochs=1, verbose=0)
     no_skin = FaceData(tiny_faces.images, tiny_faces.labels, {"gender": tiny_faces.attributes["gender"]})
-    with pytest.raises(ValueError, match="label_noise='skin' needs that attribute"):
+    with pytest.raises(ValueError, match=r"label_noise of \['skin'\] needs those attributes"):
         train_model("baseline", no_skin, epochs=1, verbose=0, label_noise="skin")
 
 
@@ -130,3 +133,24 @@ def test_the_audit_and_its_report_show_each_groups_matrix(tiny_faces, tmp_path):
     assert set(result.metrics()["label_noise"]["diagonal"]) == {"light", "medium", "dark"}
     html = result.to_html(tmp_path / "report.html").read_text()
     assert "How each group's faces were mislabelled" in html and "learned label-noise matrix" in html
+
+
+def test_several_attributes_get_one_matrix_per_intersectional_group(tiny_faces, tmp_path):
+    from kerasfer.fairness import audit
+    from kerasfer.models.label_noise import annotator_groups
+
+    batch = {"attributes": {"gender": np.array([0, 1, 1, -1]), "skin": np.array([2, 0, 2, 1])}}
+    groups = keras.ops.convert_to_numpy(annotator_groups(batch, ["gender", "skin"], (2, 3)))
+    np.testing.assert_array_equal(groups, [2, 3, 5, -1])  # row-major: gender × 3 + skin; unknown → -1
+
+    model = FairVAE(input_shape=(32, 32, 3), protected={"gender": 2, "skin": 3}, size="phone", width=8,
+                    latent_dim=8, label_noise=["gender", "skin"])
+    assert model.transition.num_groups == 6
+    model.compile(optimizer="adam")
+    model.fit(tiny_faces.dataset(32), epochs=1, verbose=0, shuffle=False)
+    result = audit(model, tiny_faces, ["skin"], n_boot=20, heatmaps=False, intersections=None, min_count=5)
+    assert result.label_noise["attribute"] == "gender×skin"
+    assert list(result.label_noise["groups"])[:3] == ["male/light", "male/medium", "male/dark"]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.transition.num_groups == 6 and list(loaded.label_noise) == ["gender", "skin"]

@@ -30,15 +30,16 @@ def register(subparsers):
                         "the internet) or a .weights.h5 file (default: random initialisation)")
     p.add_argument("--size", choices=("standard", "phone"), default=None,
                    help="encoder preset: standard (most accurate on a few thousand faces) or phone (61k "
-                        "parameters, int8 87 KiB) (default: standard for the baselines, phone for "
-                        "fairvae, whose losses were tuned on it)")
-    p.add_argument("--reweight-attribute", default=None, metavar="NAME",
-                   help="attribute the reweighted baseline balances (default: skin if the data has it, "
-                        "else its first attribute)")
-    p.add_argument("--label-noise", default=None, metavar="ATTRIBUTE",
-                   help="model annotators' errors per group of ATTRIBUTE (e.g. skin): a learned transition "
-                        "matrix T_g between true and annotated emotion, written to metrics.json; baseline, "
-                        "reweighted and fairvae (default: none)")
+                        "parameters, int8 87 KiB) (default: standard)")
+    p.add_argument("--reweight-attribute", default="auto", metavar="NAME",
+                   help="weight the loss so every (group of NAME x emotion) cell counts the same, for any "
+                        "model; 'none' turns it off (default: reweighted and fairvae balance skin if the "
+                        "data has it, else its first attribute; the baseline none)")
+    p.add_argument("--label-noise", default=None, metavar="ATTR[,ATTR]",
+                   help="model annotators' errors per group of ATTR (e.g. skin; several: per intersectional "
+                        "group): a learned transition matrix T_g between true and annotated emotion, written "
+                        "to metrics.json; 'none' turns it off (default: fairvae skin if the data has it, else "
+                        "its first attribute; the baselines none)")
     p.add_argument("--erasure", default=None, metavar="ATTR[,ATTR]",
                    help="erase the linear information about these attributes from the latent before the head "
                         "(LEACE, refitted every epoch; a frozen Dense layer in the export) (default: none)")
@@ -101,9 +102,9 @@ def run(args) -> int:
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
-                             reweight_attribute=args.reweight_attribute, flip=args.flip,
+                             reweight_attribute=_none_or(args.reweight_attribute), flip=args.flip,
                              backbone=args.backbone, backbone_weights=args.backbone_weights,
-                             **({} if args.label_noise is None else {"label_noise": args.label_noise}),
+                             **({} if args.label_noise is None else {"label_noise": _label_noise(args.label_noise)}),
                              **({} if args.erasure is None else {"erasure": tuple(args.erasure.split(","))}),
                              **({} if args.size is None else {"size": args.size}))
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
@@ -113,3 +114,16 @@ def run(args) -> int:
         print(f"test accuracy {metrics['accuracy']:.3f}; worst group {metrics['worst_group']} "
               f"{metrics['worst_group_accuracy']:.3f}; {gap}; wrote {args.out}/model.keras and metrics.json")
     return 0
+
+
+def _none_or(value: str):
+    """A flag's value, or None for "none"."""
+    return None if value.lower() == "none" else value
+
+
+def _label_noise(value: str):
+    """`--label-noise`: "none" → None, "skin" → "skin", "gender,skin" → ["gender", "skin"]."""
+    if _none_or(value) is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    return names[0] if len(names) == 1 else names

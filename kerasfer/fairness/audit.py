@@ -183,11 +183,9 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
     if heatmaps:
         _add_heatmaps(result, model, data, attributes, task, heatmaps_per_group, seed)
     if getattr(model, "transition", None) is not None:  # "how were this group's faces mislabelled"
-        from kerasfer.models.label_noise import transition_table
+        from kerasfer.models.label_noise import transition_report
 
-        attribute = model.label_noise
-        groups = data.group_names.get(attribute, tuple(str(g) for g in range(model.transition.num_groups)))
-        result.label_noise = {"attribute": attribute, **transition_table(model.transition, groups, names)}
+        result.label_noise = transition_report(model, data.group_names, names)
     return result
 
 

@@ -10,7 +10,7 @@ from kerasfer.models.batch import images_of, sample_weight_of
 from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder, preset_latent_dim
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.heads import build_emotion_head
-from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups
+from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups, label_noise_sizes
 from kerasfer.models.losses import emotion_loss
 from kerasfer.models.supervised import SupervisedModel
 
@@ -37,9 +37,9 @@ class EmotionClassifier(SupervisedModel):
         head_units: hidden units of the head.
         dropout: head dropout.
         label_smoothing: cross-entropy label smoothing.
-        label_noise: None, or the attribute (e.g. ``"skin"``) whose groups get their own learned
-            label-noise matrix T_g (forward correction, `kerasfer.models.label_noise`); batches then
-            need that attribute.
+        label_noise: None, the attribute (e.g. ``"skin"``) whose groups get their own learned
+            label-noise matrix T_g (forward correction, `kerasfer.models.label_noise`), or a list of
+            attributes (one T_g per intersectional group); batches then need those attributes.
         label_noise_prior: pull of each T_g towards the identity (>= 0).
         erasure: None, or attribute name(s) whose linear information is erased from the latent
             before the head (LEACE, `kerasfer.models.erasure`; `train_model` refits it every epoch).
@@ -69,6 +69,7 @@ class EmotionClassifier(SupervisedModel):
         self.erasure = check_erasure(erasure)
         self.eraser = build_eraser(self.latent_dim) if self.erasure else None
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
+        self.noise_sizes = label_noise_sizes(label_noise)
         self.transition = None if label_noise is None else GroupLabelNoise(
             label_noise_groups(label_noise), self.num_classes, prior=self.label_noise_prior, name="label_noise")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -107,7 +108,7 @@ class EmotionClassifier(SupervisedModel):
         if "label" not in batch:
             raise ValueError("EmotionClassifier needs emotion labels: the batch has no 'label'.")
         if self.transition is not None:
-            probs = self.transition(probs, annotator_groups(batch, self.label_noise))
+            probs = self.transition(probs, annotator_groups(batch, self.label_noise, self.noise_sizes))
         loss, known = emotion_loss(batch["label"], probs, self.label_smoothing)
         if self.transition is not None:
             loss += self.transition.prior_loss()

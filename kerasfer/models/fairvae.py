@@ -3,12 +3,14 @@
 E(x) → (z_mean, z_log_var) → z;  G(z, a) → x̂;  D_a(z [, y]) → â for every protected attribute a;
 C(z) → ŷ.  Loss = λ_rec·rec + β·KL + λ_adv·Σ_a adv_a + λ_align·Σ_a MMD_a + λ_cls·cls.
 
-The adversaries are trained through a gradient-reversal layer, so one optimizer and the standard
-`compile(optimizer=...)` serve both players: D minimises its cross-entropy while E receives the
-reversed gradient and maximises it. (Alternating optimisers, the GAN recipe, need a custom
-`compile`, two optimizer states in every checkpoint and twice the forward passes per step; the
-reversal layer does the same min-max in one pass, which also keeps a step's cost near the
-baseline's.)
+With ``lambda_adv > 0`` the adversaries act on the encoder, through a gradient-reversal layer
+(``adversary_loss="reversal"``: one optimizer and the standard `compile(optimizer=...)` serve both
+players, D minimising its cross-entropy while E maximises it) or with the confusion loss (E pushes
+D's prediction towards uniform; each player gets its own gradient in the same step). Alternating
+optimisers, the GAN recipe, would need a custom `compile`, two optimizer states in every checkpoint
+and twice the forward passes per step. With ``lambda_adv=0`` (the default, see the class docstring)
+no adversary is built. The label-noise matrices (``label_noise``) and the loss reweighting of
+`kerasfer.training.train_model` carry the defaults' fairness together with the MMD alignment.
 
 Under `tf.distribute` every term is averaged over the global batch (`replica_mean`); the MMD
 alignment is estimated on each replica's local batch, so with many replicas
@@ -28,7 +30,7 @@ from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
 from kerasfer.models.heads import build_au_head, build_emotion_head
-from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups
+from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups, label_noise_sizes
 from kerasfer.models.layers import GradientReversal, Sampling
 from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
 from kerasfer.models.mmd import group_mmd
@@ -38,6 +40,10 @@ ALIGNMENTS = ("marginal", "conditional", None)
 TRAINING_MODES = ("joint", "two_stage")
 HEADS = ("emotion", "au")
 ADVERSARY_INPUTS = ("sample", "mean")
+#: How the encoder plays against the adversaries: "reversal" maximises their cross-entropy through a
+#: gradient-reversal layer; "confusion" pushes their prediction towards uniform (Alvi et al. 2018),
+#: which cannot be met by making z *anti*-informative (a permuted, still decodable code).
+ADVERSARY_LOSSES = ("reversal", "confusion")
 DEFAULT_PROTECTED = {name: len(groups) for name, groups in ATTRIBUTES.items()}
 
 
@@ -45,11 +51,15 @@ DEFAULT_PROTECTED = {name: len(groups) for name, groups in ATTRIBUTES.items()}
 class FairVAE(keras.Model):
     """Attribute-adversarial VAE whose latent carries the expression but not the protected attributes.
 
-    Defaults (measured on SynthFaces with the demo's bias, `benchmarks/fairness_synthfaces.py`):
-    marginal alignment and a marginal adversary. The conditional variants (per-class MMD, label fed
-    to the adversary) are the principled choice under stereotypical bias, but they condition on the
-    *annotated* label: with group-dependent label noise they lost 8.6 points of accuracy and cut the
-    equalized-odds gap less (-19 % vs -31 %) than the marginal ones over 3 seeds.
+    Defaults, chosen with `benchmarks/fairness_synthfaces.py` (SynthFaces, both regimes: stereotype
+    only, and stereotype + biased annotators; 3 seeds): the standard encoder, the head trained on
+    z_mean, learned label noise on ``"skin"``, marginal MMD alignment, and — with `train_model` — the
+    loss reweighted so every (skin group × label) cell counts the same. No adversary acts on the
+    encoder (``lambda_adv=0``, and then none is built; `kerasfer.fairness.FairnessMonitor` with
+    ``leakage=True`` watches the latent instead): on the standard encoder every adversarial variant measured — reversal
+    at λ_adv 0.5 and 2, on z_mean, conditional on the label, the confusion loss — cost accuracy (2–11
+    points) without a smaller equalized-odds gap than alignment + reweighting, or with a smaller gap
+    only at 4+ points of accuracy (confusion). Set ``lambda_adv > 0`` to use them.
 
     Args:
         input_shape: (H, W, C) raw-pixel images.
@@ -66,19 +76,25 @@ class FairVAE(keras.Model):
         backbone_weights: None, ``"imagenet"`` (downloaded by Keras) or a weights file, for a
             `keras.applications` backbone (construction only).
         size: encoder preset, one of `kerasfer.models.encoder.SIZES` (see `build_encoder`); default
-            ``"phone"`` (`kerasfer.models.encoder.FAIRVAE_SIZE`: the preset its losses were tuned on).
+            ``"standard"`` (`kerasfer.models.encoder.FAIRVAE_SIZE`).
         latent_dim, width, generator_width, head_units, adversary_units, dropout: sizes.
-        lambda_rec, beta, lambda_adv, lambda_align, lambda_cls: loss weights (>= 0).
+        lambda_rec, beta, lambda_adv, lambda_align, lambda_cls: loss weights (>= 0); with
+            ``lambda_adv=0`` (default) no adversary is built or trained.
         beta_warmup_steps, adv_warmup_steps: linear warm-up of β and λ_adv from 0 (0 = none).
-        head_input: what the head trains on: ``"sample"`` (the sampled z, default) or ``"mean"``
-            (z_mean, what it reads at inference and in the export).
+        head_input: what the head trains on: ``"mean"`` (z_mean, what it reads at inference and in
+            the export; default) or ``"sample"`` (the sampled z).
+        adversary_loss: the encoder's objective against the adversaries, one of `ADVERSARY_LOSSES`:
+            ``"reversal"`` (default; maximise their cross-entropy) or ``"confusion"`` (make their
+            prediction uniform; each player then gets its own gradient in the same step).
         adversary_input: what the adversaries read: ``"sample"`` (the sampled z, default) or
             ``"mean"`` (z_mean, the deterministic path that is exported).
         reconstruction_scale: G reconstructs the face downscaled by this factor (1, 2 or 4). The
             default 2 keeps the generator's cost low (a training step within ~1.5× the baseline's)
             while the reconstruction still anchors the latent to the face.
-        label_noise: None, or the attribute (e.g. ``"skin"``) whose groups get their own learned
-            label-noise matrix T_g (forward correction, `kerasfer.models.label_noise`; emotion head only).
+        label_noise: the attribute (e.g. ``"skin"``) whose groups get their own learned label-noise
+            matrix T_g (forward correction, `kerasfer.models.label_noise`; emotion head only), a list
+            of attributes (one T_g per intersectional group), None, or ``"auto"`` (default): ``"skin"``
+            when protected, else the first protected attribute; None for the AU head.
         label_noise_prior: pull of each T_g towards the identity (>= 0).
         erasure: None, or protected attribute name(s) whose linear information is erased from the
             latent before the head (LEACE, `kerasfer.models.erasure`; `train_model` refits it every epoch).
@@ -96,10 +112,11 @@ class FairVAE(keras.Model):
                  size: str = FAIRVAE_SIZE, backbone="kerasfer",
                  backbone_weights=None, width: int = 32,
                  generator_width: int = 16, head_units: int = 64, adversary_units: int = 64, dropout: float = 0.2,
-                 lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.5, lambda_align: float = 1.0,
+                 lambda_rec: float = 1.0, beta: float = 0.01, lambda_adv: float = 0.0, lambda_align: float = 1.0,
                  lambda_cls: float = 1.0, beta_warmup_steps: int = 200, adv_warmup_steps: int = 200,
-                 adversary_input: str = "sample", head_input: str = "sample", reconstruction_scale: int = 2,
-                 label_noise=None,
+                 adversary_input: str = "sample", head_input: str = "mean", reconstruction_scale: int = 2,
+                 adversary_loss: str = "reversal",
+                 label_noise="auto",
                  label_noise_prior: float = DEFAULT_PRIOR, erasure=None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         protected = dict(DEFAULT_PROTECTED if protected is None else protected)
@@ -110,6 +127,9 @@ class FairVAE(keras.Model):
         for name, value in (("adversary_input", adversary_input), ("head_input", head_input)):
             if value not in ADVERSARY_INPUTS:
                 raise ValueError(f"`{name}` must be one of {ADVERSARY_INPUTS}; got {value!r}.")
+        if adversary_loss not in ADVERSARY_LOSSES:
+            raise ValueError(f"`adversary_loss` must be one of {ADVERSARY_LOSSES}; got {adversary_loss!r}.")
+        self.adversary_loss = adversary_loss
         if reconstruction_scale not in (1, 2, 4) or any((s // reconstruction_scale) % 8 for s in input_shape[:2]):
             raise ValueError(f"`reconstruction_scale` must be 1, 2 or 4 and leave image sides divisible by 8; "
                              f"got {reconstruction_scale!r} for input_shape {tuple(input_shape)}.")
@@ -138,17 +158,20 @@ class FairVAE(keras.Model):
         else:
             self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units,
                                            dropout=self.dropout)
+        label_noise = default_label_noise(protected, head) if label_noise == "auto" else label_noise
         if label_noise is not None and head != "emotion":
             raise ValueError(f"`label_noise` models noise in emotion labels; it needs head='emotion', got {head!r}.")
         self.erasure = check_erasure(erasure, protected)
         self.eraser = build_eraser(self.latent_dim) if self.erasure else None
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
+        self.noise_sizes = label_noise_sizes(label_noise, protected)
         self.transition = None if label_noise is None else GroupLabelNoise(
-            label_noise_groups(label_noise, protected), self.num_classes, prior=self.label_noise_prior,
-            name="label_noise")
+            label_noise_groups(label_noise, protected), self.num_classes, prior=self.label_noise_prior, name="label_noise")
         self.reversal = GradientReversal(1.0, name="gradient_reversal")
         conditional_classes = self.num_classes if (self.adversary_conditional and head == "emotion") else 0
-        self.adversaries = {
+        # With λ_adv = 0 (the default) no adversary is built: it could only watch, and three watching
+        # adversaries cost a quarter of a training step (FairnessMonitor(leakage=True) watches instead).
+        self.adversaries = {} if self.weights_config["lambda_adv"] == 0 else {
             name: build_adversary(self.latent_dim, groups, num_classes=conditional_classes,
                                   units=self.adversary_units, name=f"adversary_{name}")
             for name, groups in protected.items()
@@ -160,6 +183,8 @@ class FairVAE(keras.Model):
         self.stage = "joint"  # "vae" or "classifier" during fit_two_stage
         names = ["loss", "reconstruction", "kl", "adversary", "alignment", "classification", "adversary_accuracy",
                  "accuracy" if head == "emotion" else "au_accuracy"]
+        if not self.adversaries:
+            names = [n for n in names if n not in ("adversary", "adversary_accuracy")]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True
 
@@ -195,11 +220,20 @@ class FairVAE(keras.Model):
 
     def train_step(self, data):
         batch = as_batch(data)
-        with tf.GradientTape() as tape:
+        variables = self._trainable_for_stage()
+        with tf.GradientTape(persistent=self._confusion) as tape:
             terms, outputs = self._terms(batch, training=True)
             total = self._total(terms)
-        variables = self._trainable_for_stage()
-        gradients = tape.gradient(total, variables)
+            adversary_objective = self._adversary_objective(terms) if self._confusion else None
+        if self._confusion:  # each player its own objective: D its cross-entropy, the rest the total
+            own = {id(v) for v in self._adversary_weights()}
+            players = [v for v in variables if id(v) not in own]
+            adversaries = [v for v in variables if id(v) in own]
+            gradients = tape.gradient(total, players) + tape.gradient(adversary_objective, adversaries)
+            variables = players + adversaries
+            del tape
+        else:
+            gradients = tape.gradient(total, variables)
         self.optimizer.apply(gradients, variables)
         self.step_counter.assign_add(1.0)
         terms["loss"] = total * _replicas()  # the tracker reports the unscaled total
@@ -250,6 +284,18 @@ class FairVAE(keras.Model):
                 self.stage = "joint"
         return tuple(histories)
 
+    @property
+    def _confusion(self):
+        return self.adversary_loss == "confusion" and bool(self.adversaries) and self.stage != "classifier"
+
+    def _adversary_weights(self):
+        return [w for adversary in self.adversaries.values() for w in adversary.trainable_weights]
+
+    def _adversary_objective(self, terms):
+        """What the adversaries minimise under ``adversary_loss="confusion"``: their cross-entropy."""
+        lambda_adv = self.weights_config["lambda_adv"] * _ramp(self.step_counter, self.adv_warmup_steps)
+        return lambda_adv * tf.add_n([replica_mean(ce, m) for ce, m in terms["adversary"]])
+
     def _trainable_for_stage(self):
         if self.stage == "classifier":
             noise = [] if self.transition is None else self.transition.trainable_weights
@@ -285,32 +331,45 @@ class FairVAE(keras.Model):
             labels = None
         else:
             annotated = probs if self.transition is None else self.transition(
-                probs, annotator_groups(batch, self.label_noise))
+                probs, annotator_groups(batch, self.label_noise, self.noise_sizes))
             cls, known = emotion_loss(batch["label"], annotated)
             labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
 
-        adv_losses, adv_hits, align = [], [], []
-        reversed_z = self.reversal(z_mean if self.adversary_input == "mean" else z)
+        adv_losses, confusion, adv_hits, align = [], [], [], []
+        adversary_z = z_mean if self.adversary_input == "mean" else z
+        # reversal: D reads z through the reversal layer; confusion: D trains on a stopped z, and the
+        # encoder's confusion term reads D's prediction on the live z
+        confused = self.adversary_loss == "confusion"
+        d_input = tf.stop_gradient(adversary_z) if confused else self.reversal(adversary_z)
+        one_hot_label = None if labels is None else tf.one_hot(tf.maximum(labels, 0), self.num_classes)
+
+        def adversary_of(name, latent):
+            both = self.adversary_conditional and one_hot_label is not None
+            return self.adversaries[name]([latent, one_hot_label] if both else latent, training=training)
+
         for name, groups in self.protected.items():
             group = group_of[name]
-            known_group = tf.cast(group >= 0, tf.float32)
-            adversary_in = reversed_z
-            if labels is not None and self.adversary_conditional:
-                adversary_in = [reversed_z, tf.one_hot(tf.maximum(labels, 0), self.num_classes)]
-            guess = self.adversaries[name](adversary_in, training=training)
-            ce = keras.losses.categorical_crossentropy(tf.one_hot(tf.maximum(group, 0), groups), guess)
-            adv_losses.append((ce, known_group))
-            hit = tf.cast(tf.argmax(guess, -1, output_type=tf.int32) == group, tf.float32)
-            adv_hits.append(weighted_mean(hit, known_group))
             if self.alignment is not None:
                 conditional = self.alignment == "conditional" and labels is not None
                 align.append(group_mmd(z_mean, group, groups, labels if conditional else None,
                                        self.num_classes if conditional else 0))
+            if name not in self.adversaries:
+                continue
+            known_group = tf.cast(group >= 0, tf.float32)
+            guess = adversary_of(name, d_input)
+            ce = keras.losses.categorical_crossentropy(tf.one_hot(tf.maximum(group, 0), groups), guess)
+            adv_losses.append((ce, known_group))
+            if confused:  # cross-entropy of D(z) against the uniform distribution
+                live = adversary_of(name, adversary_z)
+                confusion.append((-tf.reduce_mean(tf.math.log(live + 1e-7), axis=-1), known_group))
+            hit = tf.cast(tf.argmax(guess, -1, output_type=tf.int32) == group, tf.float32)
+            adv_hits.append(weighted_mean(hit, known_group))
         terms = {
             "reconstruction": (rec, weights),
             "kl": (kl, weights),
             "classification": (cls, known * weights),
             "adversary": adv_losses,
+            "confusion": confusion,
             "alignment": tf.add_n(align) if align else tf.constant(0.0),
         }
         return terms, {"probs": probs, "adversary_accuracy": tf.reduce_mean(adv_hits) if adv_hits else 0.0}
@@ -325,8 +384,11 @@ class FairVAE(keras.Model):
         beta = w["beta"] * _ramp(step, self.beta_warmup_steps)
         lambda_adv = w["lambda_adv"] * _ramp(step, self.adv_warmup_steps)
         replicas = _replicas()
+        # reversal: D's cross-entropy (reversed for the encoder); confusion: the encoder's uniform target
+        # (D's own cross-entropy reads a stopped z and is applied to D alone in train_step)
+        against = terms["confusion"] if self.adversary_loss == "confusion" else terms["adversary"]
         total = (w["lambda_rec"] * replica_mean(*terms["reconstruction"]) + beta * replica_mean(*terms["kl"])
-                 + lambda_adv * tf.add_n([replica_mean(ce, m) for ce, m in terms["adversary"]] or [0.0])
+                 + lambda_adv * tf.add_n([replica_mean(ce, m) for ce, m in against] or [0.0])
                  + w["lambda_align"] * terms["alignment"] / replicas)
         if self.stage != "vae":
             total += w["lambda_cls"] * replica_mean(*terms["classification"]) + prior
@@ -339,8 +401,8 @@ class FairVAE(keras.Model):
         t["classification"].update_state(weighted_mean(*terms["classification"]))
         if terms["adversary"]:
             t["adversary"].update_state(tf.add_n([weighted_mean(ce, m) for ce, m in terms["adversary"]]))
+            t["adversary_accuracy"].update_state(outputs["adversary_accuracy"])
         t["alignment"].update_state(terms["alignment"])
-        t["adversary_accuracy"].update_state(outputs["adversary_accuracy"])
         t["loss"].update_state(terms["loss"])
         probs = outputs["probs"]
         if self.head_kind == "emotion":
@@ -356,7 +418,8 @@ class FairVAE(keras.Model):
     # ------------------------------------------------------------------------------ config
     @classmethod
     def from_config(cls, config):
-        return cls(**with_saved_size(config))
+        # Files saved before these options existed trained the head on the sampled z, without label noise.
+        return cls(**{"head_input": "sample", "label_noise": None, **with_saved_size(config)})
 
     def get_config(self):
         return {
@@ -370,9 +433,18 @@ class FairVAE(keras.Model):
             **self.weights_config,
             "beta_warmup_steps": self.beta_warmup_steps, "adv_warmup_steps": self.adv_warmup_steps,
             "adversary_input": self.adversary_input, "head_input": self.head_input,
+            "adversary_loss": self.adversary_loss,
             "reconstruction_scale": self.reconstruction_scale,
             "erasure": list(self.erasure) or None, "label_noise": self.label_noise, "label_noise_prior": self.label_noise_prior, "seed": self.seed,
         }
+
+
+def default_label_noise(protected: dict, head: str = "emotion"):
+    """What ``label_noise="auto"`` resolves to: ``"skin"`` if protected, else the first protected
+    attribute; None for the AU head or without protected attributes."""
+    if head != "emotion" or not protected:
+        return None
+    return "skin" if "skin" in protected else next(iter(protected))
 
 
 def _replicas():
