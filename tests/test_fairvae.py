@@ -160,9 +160,11 @@ def test_group_counts_of_other_datasets_are_accepted(tiny_faces):
     age = np.arange(len(tiny_faces)) % 5
     data = FaceData(images=tiny_faces.images, labels=tiny_faces.labels, attributes={"age": age},
                     group_names={"age": ("0-3", "4-19", "20-39", "40-69", "70+")})
-    model = tiny_vae(protected={"age": 5})
+    model = tiny_vae(protected={"age": 5}, lambda_adv=0.5)
+    assert model.label_noise == "age" and model.transition.num_groups == 5  # "auto": the only attribute
     model.compile(optimizer="adam")
-    assert np.isfinite(model.fit(data.dataset(32), epochs=1, verbose=0).history["adversary"][0])
+    history = model.fit(data.dataset(32), epochs=1, verbose=0).history
+    assert np.isfinite(history["adversary"][0]) and np.isfinite(history["alignment"][0])
 
 
 def test_batch_without_a_protected_attribute_is_an_error(tiny_faces):
