@@ -11,8 +11,8 @@ Mean ± std over seeds of: accuracy, worst-group accuracy (over skin groups), eq
 difference for skin (max over classes, one-vs-rest, fairlearn), leakage of skin from the latent the
 head reads (balanced accuracy of a held-out logistic-regression probe and of an MLP probe; chance =
 0.333), wall time; plus the cost of one training step of FairVAE vs the baseline (same batch),
-measured side by side (alternating epochs, median ratio). The plain CNN is the 20-line Keras model of `benchmarks/capacity.py` (`fit`,
-Adam 1e-3; no latent, so no leakage).
+measured side by side (alternating epochs, median ratio). The plain CNN is the 20-line Keras model
+of `benchmarks/capacity.py` (`fit`, Adam 1e-3; no latent, so no leakage).
 
 Usage: python benchmarks/fairness_synthfaces.py [--seeds 3] [--regimes stereotype,noisy] [--methods ...]
                                                [--n-train 4000] [--epochs 10] [--image-size 32]
@@ -173,7 +173,8 @@ def main():
         references = [table.loc[(regime, ref)] for ref in ("baseline", "plain CNN") if ref in methods]
         for label in (m for m in methods if m.startswith("FairVAE") and references):
             print(f"{regime}, {label}: " + target_line(table.loc[(regime, label)], references))
-    print(f"step cost (median of {len(costs['ratios'])} alternating rounds): baseline {1e3 * costs['baseline']:.1f} ms, "
+    print(f"step cost (median of {len(costs['ratios'])} alternating rounds): "
+          f"baseline {1e3 * costs['baseline']:.1f} ms, "
           f"FairVAE {1e3 * costs['fairvae']:.1f} ms, ratio {costs['ratio']:.2f}x (target <= 1.5x; rounds "
           + " ".join(f"{r:.2f}" for r in costs["ratios"]) + ")")
 

@@ -30,7 +30,8 @@ from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
 from kerasfer.models.heads import build_au_head, build_emotion_head
-from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups, label_noise_sizes
+from kerasfer.models.label_noise import (DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups,
+                                         label_noise_sizes)
 from kerasfer.models.layers import GradientReversal, Sampling
 from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
 from kerasfer.models.mmd import group_mmd
@@ -56,10 +57,10 @@ class FairVAE(keras.Model):
     z_mean, learned label noise on ``"skin"``, marginal MMD alignment, and — with `train_model` — the
     loss reweighted so every (skin group × label) cell counts the same. No adversary acts on the
     encoder (``lambda_adv=0``, and then none is built; `kerasfer.fairness.FairnessMonitor` with
-    ``leakage=True`` watches the latent instead): on the standard encoder every adversarial variant measured — reversal
-    at λ_adv 0.5 and 2, on z_mean, conditional on the label, the confusion loss — cost accuracy (2–11
-    points) without a smaller equalized-odds gap than alignment + reweighting, or with a smaller gap
-    only at 4+ points of accuracy (confusion). Set ``lambda_adv > 0`` to use them.
+    ``leakage=True`` watches the latent instead): on the standard encoder every adversarial variant
+    measured — reversal at λ_adv 0.5 and 2, on z_mean, conditional on the label, the confusion loss —
+    cost accuracy (2–11 points) without a smaller equalized-odds gap than alignment + reweighting, or
+    with a smaller gap only at 4+ points of accuracy (confusion). Set ``lambda_adv > 0`` to use them.
 
     Args:
         input_shape: (H, W, C) raw-pixel images.
@@ -89,8 +90,8 @@ class FairVAE(keras.Model):
         adversary_input: what the adversaries read: ``"sample"`` (the sampled z, default) or
             ``"mean"`` (z_mean, the deterministic path that is exported).
         reconstruction_scale: G reconstructs the face downscaled by this factor (1, 2 or 4). The
-            default 2 keeps the generator's cost low (a training step within ~1.5× the baseline's)
-            while the reconstruction still anchors the latent to the face.
+            default 2 keeps the generator's cost low (full resolution cost 3.0× a baseline step on the
+            phone encoder, 2 about 1.4–1.7×) while the reconstruction still anchors the latent to the face.
         label_noise: the attribute (e.g. ``"skin"``) whose groups get their own learned label-noise
             matrix T_g (forward correction, `kerasfer.models.label_noise`; emotion head only), a list
             of attributes (one T_g per intersectional group), None, or ``"auto"`` (default): ``"skin"``
@@ -166,7 +167,8 @@ class FairVAE(keras.Model):
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
         self.noise_sizes = label_noise_sizes(label_noise, protected)
         self.transition = None if label_noise is None else GroupLabelNoise(
-            label_noise_groups(label_noise, protected), self.num_classes, prior=self.label_noise_prior, name="label_noise")
+            label_noise_groups(label_noise, protected), self.num_classes, prior=self.label_noise_prior,
+            name="label_noise")
         self.reversal = GradientReversal(1.0, name="gradient_reversal")
         conditional_classes = self.num_classes if (self.adversary_conditional and head == "emotion") else 0
         # With λ_adv = 0 (the default) no adversary is built: it could only watch, and three watching
@@ -435,7 +437,8 @@ class FairVAE(keras.Model):
             "adversary_input": self.adversary_input, "head_input": self.head_input,
             "adversary_loss": self.adversary_loss,
             "reconstruction_scale": self.reconstruction_scale,
-            "erasure": list(self.erasure) or None, "label_noise": self.label_noise, "label_noise_prior": self.label_noise_prior, "seed": self.seed,
+            "erasure": list(self.erasure) or None, "label_noise": self.label_noise,
+            "label_noise_prior": self.label_noise_prior, "seed": self.seed,
         }
 
 

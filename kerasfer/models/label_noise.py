@@ -160,10 +160,11 @@ def noise_group_names(label_noise, group_names: dict, sizes) -> list[str]:
     """
     import itertools
 
-    columns = [tuple(group_names.get(name, ()))[:size] or tuple(str(g) for g in range(size))
-               for name, size in zip(noise_attributes(label_noise), sizes)]
-    columns = [c if len(c) == size else c + tuple(str(g) for g in range(len(c), size)) for c, size in zip(columns, sizes)]
-    return ["/".join(str(part) for part in combo) for combo in itertools.product(*columns)]
+    columns = []
+    for name, size in zip(noise_attributes(label_noise), sizes):
+        known = tuple(str(g) for g in group_names.get(name, ()))[:size]
+        columns.append(known + tuple(str(g) for g in range(len(known), size)))  # unnamed groups: their index
+    return ["/".join(combo) for combo in itertools.product(*columns)]
 
 
 def label_noise_label(label_noise) -> str:
