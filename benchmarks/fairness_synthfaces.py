@@ -53,6 +53,8 @@ METHODS = {
     "plain CNN": (None, {}),
     "baseline": ("baseline", {}),
     "reweighted baseline": ("reweighted", {}),
+    "reweighted baseline + label noise": ("reweighted", {"label_noise": "skin"}),
+    "domain-independent baseline": ("domain_independent", {}),
     "baseline + label noise": ("baseline", {"label_noise": "skin"}),
     "baseline + erasure": ("baseline", {"erasure": ("skin",)}),
     "baseline + label noise + erasure": ("baseline", {"label_noise": "skin", "erasure": ("skin",)}),
@@ -79,7 +81,8 @@ METHODS = {
     "FairVAE (default) + confusion adversary": ("fairvae", {**ADVERSARY, "adversary_loss": "confusion"}),
 }
 #: What runs without --methods: the references and the main FairVAE settings.
-DEFAULT_METHODS = ("plain CNN", "baseline", "reweighted baseline", "FairVAE phone (previous default)",
+DEFAULT_METHODS = ("plain CNN", "baseline", "reweighted baseline", "domain-independent baseline",
+                   "FairVAE phone (previous default)",
                    "FairVAE (default)", "FairVAE (default) + adversary", "FairVAE (default) + confusion adversary")
 
 def step_cost(image_size, batch_size=64, steps=30, rounds=7):

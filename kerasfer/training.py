@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODELS = ("baseline", "reweighted", "fairvae")
+MODELS = ("baseline", "reweighted", "domain_independent", "fairvae")
 #: Models whose loss `train_model` reweights by default (``reweight_attribute="auto"``): the reweighted
 #: baseline by definition; FairVAE because balancing (group × label) cells removed the stereotype's pull
 #: that its latent alignment alone left in (README "Does it close the gap?").
@@ -24,10 +24,12 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
     Returns:
         The (uncompiled) model.
     """
-    from kerasfer.models import EmotionClassifier, FairVAE
+    from kerasfer.models import DomainIndependentClassifier, EmotionClassifier, FairVAE
 
     if name in ("baseline", "reweighted"):
         return EmotionClassifier(input_shape=input_shape, **kwargs)
+    if name == "domain_independent":
+        return DomainIndependentClassifier(input_shape=input_shape, **kwargs)
     if name == "fairvae":
         return FairVAE(input_shape=input_shape, protected=protected, **kwargs)
     raise ValueError(f"unknown model {name!r}; use one of {MODELS}.")
@@ -121,6 +123,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         tf.config.experimental.enable_op_determinism()
     if name == "fairvae" and "protected" not in model_kwargs:
         model_kwargs["protected"] = {a: len(g) for a, g in train_data.group_names.items()}
+    if name == "domain_independent":
+        model_kwargs.setdefault("attribute", _default_attribute(name, train_data))
+        model_kwargs.setdefault("groups", {a: len(g) for a, g in train_data.group_names.items()})
     # The custom loop drops each epoch's last incomplete batch: a replica must never get an empty one.
     drop_remainder = not with_fit
     per_epoch = steps_per_epoch(len(train_data), batch_size, drop_remainder)
@@ -236,10 +241,15 @@ def _reweight_attribute(name, train_data, attribute):
     if attribute != "auto":
         train_data.check_attribute(attribute)
         return attribute
+    if not train_data.attribute_names and name != "reweighted":
+        return None  # FairVAE on data without attributes: nothing to balance
+    return _default_attribute(name, train_data)
+
+
+def _default_attribute(name, train_data) -> str:
+    """The attribute a group-aware method works on by default: "skin" if the data has it, else its first."""
     if not train_data.attribute_names:
-        if name == "reweighted":
-            raise ValueError("the reweighted baseline balances a protected attribute, but the training data has none.")
-        return None
+        raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
     return "skin" if "skin" in train_data.attributes else train_data.attribute_names[0]
 
 

@@ -1,16 +1,19 @@
-"""`kerasfer train`: train a baseline, group-reweighted baseline or FairVAE; write model.keras and metrics.json."""
+"""`kerasfer train`: train a baseline, a group-aware baseline or FairVAE; write model.keras and metrics.json."""
 
 from __future__ import annotations
 
 import argparse
 
 from kerasfer.constants import APPLICATION_BACKBONES, HUB_PREFIX
+from kerasfer.training import MODELS
 
 
 def register(subparsers):
     """Add the `train` command's flags."""
     p = subparsers.add_parser("train", help="train a model and evaluate it per group", description=__doc__)
-    p.add_argument("--model", choices=("baseline", "reweighted", "fairvae"), default="fairvae")
+    p.add_argument("--model", choices=MODELS, default="fairvae",
+                   help="domain_independent: one emotion head per group of skin (else the data's first "
+                        "attribute), summed at inference (Wang et al. 2020) (default: %(default)s)")
     p.add_argument("--data", default="synthfaces:demo",
                    help="training data: synthfaces, synthfaces:demo or PREFIX:PATH (default: %(default)s)")
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s)")

@@ -49,8 +49,9 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
     The source model is not modified. Each rewrite of the module docstring applies where the graph
     has its pattern: exact pixel centring for a Rescaling → Conv2D stem that maps an integer pixel to
     0; channel equalization for BatchNorm → ReLU → (depthwise/pointwise conv | pooling → dense);
-    logit compression for a softmax head (sigmoid Action Unit heads are not shift-invariant and
-    keep their last layer); bias correction for every conv and dense layer. A LEACE eraser
+    logit compression for a softmax head that is the output (sigmoid Action Unit heads are not
+    shift-invariant, and a domain-independent model's block sum reads every log-probability: both keep
+    their last layer); bias correction for every conv and dense layer. A LEACE eraser
     (``model.eraser``) is folded into the head's first dense layer.
 
     Args:
@@ -72,12 +73,14 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
         _fold_eraser(head, model.eraser)
     _equalize_channels(encoder, calibration)
     latent = _predict_list(encoder, calibration)[0]  # a variational encoder's first output, z_mean, feeds the head
-    if _is_softmax_dense(head.layers[-1]):
+    # a model that serves its head's softmax as is (not a sum over blocks, which reads every log-probability)
+    serves_head = getattr(model, "SERVES_HEAD", True)
+    if _is_softmax_dense(head.layers[-1]) and serves_head:
         head = _compress_logits(head, latent)
     inputs = keras.Input(shape=source.input_shape[1:], name="image")
     features = encoder(inputs)
     features = features[0] if isinstance(features, list) else features
-    rewritten = keras.Model(inputs, head(features), name=source.name)
+    rewritten = keras.Model(inputs, head(features) if serves_head else model._served(head(features)), name=source.name)
     difference = np.abs(rewritten.predict(calibration, verbose=0) - source.predict(calibration, verbose=0)).max()
     if not difference <= FUNCTION_TOLERANCE:
         raise ValueError(f"rewrite_for_int8 changed the model's outputs by {difference:.2e} "

@@ -2,6 +2,7 @@
 
 from kerasfer.models.au_classifier import AUClassifier
 from kerasfer.models.classifier import EmotionClassifier
+from kerasfer.models.domain_independent import DomainIndependentClassifier
 from kerasfer.models.fairvae import FairVAE
 from kerasfer.models.encoder import FEATURE_MAP_LAYER, SIZES, build_encoder
 from kerasfer.models.heads import build_au_head, build_emotion_head
@@ -10,6 +11,7 @@ from kerasfer.models.thresholds import apply_thresholds, best_thresholds, tune_t
 
 __all__ = [
     "AUClassifier",
+    "DomainIndependentClassifier",
     "EmotionClassifier",
     "FEATURE_MAP_LAYER",
     "FairVAE",

@@ -65,7 +65,8 @@ class EmotionClassifier(SupervisedModel):
         self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
         self.encoder = build_encoder(self.image_shape, size=self.size, width=self.width, latent_dim=self.latent_dim,
                                      backbone=self.backbone, backbone_weights=backbone_weights)
-        self.head = build_emotion_head(self.latent_dim, self.num_classes, units=self.head_units, dropout=self.dropout)
+        self.head = build_emotion_head(self.latent_dim, self._head_outputs(), units=self.head_units,
+                                       dropout=self.dropout)
         self.erasure = check_erasure(erasure)
         self.eraser = build_eraser(self.latent_dim) if self.erasure else None
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
@@ -78,12 +79,21 @@ class EmotionClassifier(SupervisedModel):
 
     # ------------------------------------------------------------------------------ forward
     def call(self, inputs, training=False):
-        return self.head(self._erased(self.encoder(images_of(inputs), training=training)), training=training)
+        return self._served(self._head_probs(images_of(inputs), training))
 
     def classifier_model(self) -> keras.Model:
         """Functional model image (raw pixels) → emotion probabilities; what export converts."""
         inputs = keras.Input(shape=self.image_shape, name="image")
-        return keras.Model(inputs, self.head(self._erased(self.encoder(inputs))), name="emotion_classifier")
+        return keras.Model(inputs, self._served(self.head(self._erased(self.encoder(inputs)))),
+                           name="emotion_classifier")
+
+    def _head_probs(self, images, training):
+        return self.head(self._erased(self.encoder(images, training=training)), training=training)
+
+    def _served(self, head_probs):
+        """The head's output → what the model serves (the identity; one block per group summed in
+        `DomainIndependentClassifier`)."""
+        return head_probs
 
     def encoder_model(self) -> keras.Model:
         """Functional model image → the latent the head reads, erased if `erasure` (leakage probes, projections)."""
@@ -98,6 +108,10 @@ class EmotionClassifier(SupervisedModel):
 
     def _erased(self, latent):
         return latent if self.eraser is None else self.eraser(latent)
+
+    def _head_outputs(self) -> int:
+        """Units of the head's softmax (`DomainIndependentClassifier` has one block per group)."""
+        return self.num_classes
 
     # ----------------------------------------------------------------------------- training
     @property

@@ -26,7 +26,7 @@ class SupervisedModel(keras.Model):
     def train_step(self, data):
         batch = as_batch(data)
         with tf.GradientTape() as tape:
-            probs = self(batch["image"], training=True)
+            probs = self._training_probs(batch["image"], training=True)
             loss, weights = self._loss(batch, probs)
             scaled = replica_mean(loss, weights)
         gradients = tape.gradient(scaled, self.trainable_weights)
@@ -35,6 +35,10 @@ class SupervisedModel(keras.Model):
 
     def test_step(self, data):
         batch = as_batch(data)
-        probs = self(batch["image"], training=False)
+        probs = self._training_probs(batch["image"], training=False)
         loss, weights = self._loss(batch, probs)
         return self._update_trackers(batch, probs, loss, weights)
+
+    def _training_probs(self, images, training):
+        """What `_loss` reads: the model's output (a subclass may train on a wider output than it serves)."""
+        return self(images, training=training)
