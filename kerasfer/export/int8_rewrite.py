@@ -73,14 +73,14 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
         _fold_eraser(head, model.eraser)
     _equalize_channels(encoder, calibration)
     latent = _predict_list(encoder, calibration)[0]  # a variational encoder's first output, z_mean, feeds the head
-    # a model that serves its head's softmax as is (not a sum over blocks, which reads every log-probability)
-    serves_head = getattr(model, "SERVES_HEAD", True)
-    if _is_softmax_dense(head.layers[-1]) and serves_head:
+    # only a softmax served as is is shift-invariant (a sum over blocks reads every log-probability)
+    if _is_softmax_dense(head.layers[-1]) and getattr(model, "SERVES_HEAD", True):
         head = _compress_logits(head, latent)
+    served = getattr(model, "_served", lambda probs: probs)  # the head's output → the model's (block sum)
     inputs = keras.Input(shape=source.input_shape[1:], name="image")
     features = encoder(inputs)
     features = features[0] if isinstance(features, list) else features
-    rewritten = keras.Model(inputs, head(features) if serves_head else model._served(head(features)), name=source.name)
+    rewritten = keras.Model(inputs, served(head(features)), name=source.name)
     difference = np.abs(rewritten.predict(calibration, verbose=0) - source.predict(calibration, verbose=0)).max()
     if not difference <= FUNCTION_TOLERANCE:
         raise ValueError(f"rewrite_for_int8 changed the model's outputs by {difference:.2e} "

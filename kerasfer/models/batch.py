@@ -42,3 +42,26 @@ def sample_weight_of(batch, batch_size) -> tf.Tensor:
     if "sample_weight" in batch:
         return tf.cast(tf.reshape(batch["sample_weight"], [-1]), tf.float32)
     return tf.ones([batch_size], tf.float32)
+
+
+def group_indices(values, name: str, groups: int) -> tf.Tensor:
+    """An attribute's batch entries as int32 (B,), checked to lie in -1..groups-1.
+
+    Datasets group attributes their own way (RAF-DB has 5 age groups, SynthFaces 3), so a model
+    is built with the data's group counts, and a batch that does not fit them stops training with
+    the attribute's name instead of being one-hot encoded to zeros or failing in a gather.
+
+    Args:
+        values: (B,) or (B, 1) group indices of attribute `name`, -1 unknown.
+        name: the attribute (for the error).
+        groups: its number of groups in the model.
+
+    Returns:
+        (B,) int32 indices.
+    """
+    values = tf.cast(tf.reshape(values, [-1]), tf.int32)
+    check = tf.debugging.assert_less(values, groups, message=f"attribute {name!r} has a group index >= {groups}, "
+                                     "the number of groups the model was built with; build it with the data's "
+                                     "group counts")
+    with tf.control_dependencies([check]):
+        return tf.identity(values)

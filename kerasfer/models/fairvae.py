@@ -25,7 +25,7 @@ import tensorflow as tf
 from kerasfer.constants import ACTION_UNITS, ATTRIBUTES
 from kerasfer.models.adversary import build_adversary
 from kerasfer.models.backbones import saved_backbone
-from kerasfer.models.batch import as_batch, images_of, sample_weight_of
+from kerasfer.models.batch import as_batch, group_indices, images_of, sample_weight_of
 from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
@@ -316,7 +316,7 @@ class FairVAE(keras.Model):
         missing = [name for name in self.protected if name not in attributes]
         if missing:
             raise ValueError(f"FairVAE protects {missing} but the batch has attributes {sorted(attributes)}.")
-        group_of = {name: _group_indices(attributes[name], name, groups) for name, groups in self.protected.items()}
+        group_of = {name: group_indices(attributes[name], name, groups) for name, groups in self.protected.items()}
         codes = [tf.one_hot(group_of[name], groups) for name, groups in self.protected.items()]
         condition = tf.concat(codes, axis=-1) if codes else tf.zeros([size, 1])
 
@@ -460,20 +460,6 @@ def _ramp(step, warmup_steps: int):
     if warmup_steps <= 0:
         return 1.0
     return tf.minimum(1.0, step / float(warmup_steps))
-
-
-def _group_indices(values, name: str, groups: int):
-    """An attribute's batch entries as int32 (B,), checked to lie in -1..groups-1.
-
-    Datasets group attributes their own way (RAF-DB has 5 age groups, SynthFaces 3), so the
-    number of groups comes from `protected`, and a batch that does not fit it stops training
-    with the attribute's name instead of being one-hot encoded to zeros.
-    """
-    values = tf.cast(tf.reshape(values, [-1]), tf.int32)
-    check = tf.debugging.assert_less(values, groups, message=f"FairVAE: attribute {name!r} has a group index >= "
-                                     f"protected[{name!r}] = {groups}; build the model with the data's group counts")
-    with tf.control_dependencies([check]):
-        return tf.identity(values)
 
 
 def _validate(protected, alignment, head, training, numbers):

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasfer.models.batch import group_indices
+
 #: diagonal of T_g at initialisation (the rest of each row spread evenly)
 INITIAL_DIAGONAL = 0.9
 #: default pull of T_g towards the identity
@@ -143,22 +145,10 @@ def annotator_groups(batch, label_noise, sizes):
         if name not in attributes:
             raise ValueError(f"label_noise={label_noise!r} needs the batch attribute {name!r}; the batch has "
                              f"{sorted(attributes)} (train on FaceData.dataset batches, which carry them).")
-        group = _checked_groups(attributes[name], name, size)
+        group = group_indices(attributes[name], name, size)
         index = index * size + ops.maximum(group, 0)
         unknown = group < 0 if unknown is None else ops.logical_or(unknown, group < 0)
     return ops.where(unknown, -1, index)
-
-
-def _checked_groups(values, name: str, size: int):
-    """(B,) int32 group indices of attribute `name`, checked to be < `size` (a clear error naming the
-    attribute instead of an out-of-range gather deep in the graph)."""
-    import tensorflow as tf
-
-    group = tf.cast(tf.reshape(values, [-1]), tf.int32)
-    check = tf.debugging.assert_less(group, size, message=f"attribute {name!r} has a group index >= {size}, "
-                                     "the number of groups the model was built with")
-    with tf.control_dependencies([check]):
-        return tf.identity(group)
 
 
 def noise_group_names(label_noise, group_names: dict, sizes) -> list[str]:
