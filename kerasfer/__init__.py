@@ -10,6 +10,7 @@ quiet_tensorflow_import()  # before anything imports TensorFlow: its C++ start-u
 from kerasfer.constants import ACTION_UNITS, ATTRIBUTES, EMOTIONS
 from kerasfer.data import BiasSpec, FaceData, make_synthfaces
 from kerasfer.training import train_model  # light: TensorFlow is imported when it is called
+from kerasfer.comparison import compare  # light too
 
 __all__ = [
     "ACTION_UNITS",
@@ -17,6 +18,7 @@ __all__ = [
     "EMOTIONS",
     "BiasSpec",
     "FaceData",
+    "compare",
     "make_synthfaces",
     "set_verbose",
     "train_model",

@@ -37,7 +37,7 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     import keras
 
     from kerasfer.data import make_synthfaces
-    from kerasfer.callbacks import fit_progress
+    from kerasfer.training.callbacks import fit_progress
     from kerasfer.fairness import accuracy_summary, per_group_accuracy
     from kerasfer.models import EmotionClassifier
     from kerasfer.models.encoder import LEARNING_RATES

@@ -12,7 +12,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from kerasfer.distribute import make_strategy  # noqa: E402
+from kerasfer.training.distribute import make_strategy  # noqa: E402
 
 strategy = make_strategy("multiworker")  # first, before any other TensorFlow work
 

@@ -106,7 +106,7 @@ def test_train_label_noise_and_erasure_flags(tmp_path):
 
 
 def test_label_noise_flag_values():
-    from kerasfer.cli.train import _label_noise
+    from kerasfer.cli.train import attribute_list
 
-    assert _label_noise("none") is None and _label_noise("skin") == "skin"
-    assert _label_noise("gender, skin") == ["gender", "skin"]
+    assert attribute_list("none") is None and attribute_list("skin") == "skin"
+    assert attribute_list("gender, skin") == ["gender", "skin"]

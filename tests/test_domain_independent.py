@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from kerasfer.models import DomainIndependentClassifier
-from kerasfer.models.domain_independent import GroupBlockSum
+from kerasfer.models.mitigations import DomainIndependentClassifier
+from kerasfer.models.mitigations.domain_independent import GroupBlockSum
 from kerasfer.training import train_model
 
 

@@ -137,10 +137,10 @@ def test_the_audit_and_its_report_show_each_groups_matrix(tiny_faces, tmp_path):
 
 def test_several_attributes_get_one_matrix_per_intersectional_group(tiny_faces, tmp_path):
     from kerasfer.fairness import audit
-    from kerasfer.models.label_noise import annotator_groups
+    from kerasfer.models.groups import group_index
 
     batch = {"attributes": {"gender": np.array([0, 1, 1, -1]), "skin": np.array([2, 0, 2, 1])}}
-    groups = keras.ops.convert_to_numpy(annotator_groups(batch, ["gender", "skin"], (2, 3)))
+    groups = keras.ops.convert_to_numpy(group_index(batch, ["gender", "skin"], (2, 3)))
     np.testing.assert_array_equal(groups, [2, 3, 5, -1])  # row-major: gender × 3 + skin; unknown → -1
 
     model = FairVAE(input_shape=(32, 32, 3), protected={"gender": 2, "skin": 3}, size="phone", width=8,

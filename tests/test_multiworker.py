@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from kerasfer.cli import main
-from kerasfer.distribute import make_strategy, worker_info
+from kerasfer.training.distribute import make_strategy, worker_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

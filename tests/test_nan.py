@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kerasfer import FaceData
-from kerasfer.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN
+from kerasfer.training.callbacks import BackupAndResume, NonFiniteLossError, TerminateOnNaN
 from kerasfer.data import make_synthfaces
 from kerasfer.models import FairVAE
 from kerasfer.training import train_model

@@ -24,6 +24,8 @@ SMALL = {
     "01_quickstart.ipynb": dict(N_TRAIN=280, N_TEST=140, EPOCHS=1, IMAGE_SIZE=32, N_BOOT=20, HEATMAPS=True),
     "02_real_datasets.ipynb": dict(EPOCHS=1, IMAGE_SIZE=32, N_BOOT=20, HEATMAPS=False, MIN_COUNT=5,
                                    MINI_TRAIN=84, MINI_TEST=42),
+    "04_choose_a_mitigation.ipynb": dict(N_TRAIN=240, N_TEST=140, EPOCHS=1, SEEDS=1, METHODS=["reweighted"],
+                                         N_BOOT=20, OUT="compare"),
 }
 
 

@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import pytest
 
-from kerasfer.callbacks import BackupAndResume
+from kerasfer.training.callbacks import BackupAndResume
 from kerasfer.data import make_synthfaces
-from kerasfer.epochs import epoch_stream, steps_per_epoch
+from kerasfer.training.epochs import epoch_stream, steps_per_epoch
 from kerasfer.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import yaml
 
 from kerasfer.utils.quiet import set_verbose
 
-COMMANDS = ("demo", "train", "audit", "export", "predict", "study")  # the order of `kerasfer --help`
+COMMANDS = ("demo", "train", "compare", "audit", "export", "predict", "study")  # the order of `kerasfer --help`
 
 
 class UsageError(Exception):

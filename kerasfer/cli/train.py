@@ -1,4 +1,4 @@
-"""`kerasfer train`: train a baseline, a group-aware baseline or FairVAE; write model.keras and metrics.json."""
+"""`kerasfer train`: train a baseline, a mitigation or FairVAE; write model.keras and metrics.json."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ def register(subparsers):
     """Add the `train` command's flags."""
     p = subparsers.add_parser("train", help="train a model and evaluate it per group", description=__doc__)
     p.add_argument("--model", choices=MODELS, default="fairvae",
-                   help="domain_independent: one emotion head per group of skin (else the data's first "
-                        "attribute), summed at inference (Wang et al. 2020) (default: %(default)s)")
+                   help="baseline; a mitigation of --attribute's groups: reweighted (loss weights), balanced "
+                        "(group x emotion balanced sampling), group_dro (Group DRO over group x emotion cells), "
+                        "domain_independent (one head per group, summed at inference), erasure (LEACE on the "
+                        "latent after training, head refitted); or fairvae (default: %(default)s)")
+    p.add_argument("--attribute", default=None, metavar="ATTR[,ATTR]",
+                   help="protected attribute(s) the mitigation works on; several give intersectional groups "
+                        "(default: skin if the data has it, else its first attribute)")
     p.add_argument("--data", default="synthfaces:demo",
                    help="training data: synthfaces, synthfaces:demo or PREFIX:PATH (default: %(default)s)")
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s)")
@@ -90,7 +95,7 @@ def _backup_freq(value: str):
 def run(args) -> int:
     """Train with the parsed flags and print the per-group summary."""
     from kerasfer.data.specs import load_data
-    from kerasfer.distribute import is_chief, make_strategy
+    from kerasfer.training.distribute import is_chief, make_strategy
     from kerasfer.fairness.groups import largest_gap
     from kerasfer.training import train_model
 
@@ -105,9 +110,10 @@ def run(args) -> int:
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
+                             attribute=attribute_list(args.attribute),
                              reweight_attribute=_none_or(args.reweight_attribute), flip=args.flip,
                              backbone=args.backbone, backbone_weights=args.backbone_weights,
-                             **({} if args.label_noise is None else {"label_noise": _label_noise(args.label_noise)}),
+                             **({} if args.label_noise is None else {"label_noise": attribute_list(args.label_noise)}),
                              **({} if args.erasure is None else {"erasure": tuple(args.erasure.split(","))}),
                              **({} if args.size is None else {"size": args.size}))
     if is_chief(strategy):  # the other workers of a multi-worker run write nothing
@@ -124,9 +130,9 @@ def _none_or(value: str):
     return None if value.lower() == "none" else value
 
 
-def _label_noise(value: str):
-    """`--label-noise`: "none" → None, "skin" → "skin", "gender,skin" → ["gender", "skin"]."""
-    if _none_or(value) is None:
+def attribute_list(value):
+    """An ``ATTR[,ATTR]`` flag: None or "none" → None, "skin" → "skin", "gender,skin" → ["gender", "skin"]."""
+    if value is None or _none_or(value) is None:
         return None
     names = [name.strip() for name in value.split(",")]
     return names[0] if len(names) == 1 else names

@@ -60,7 +60,8 @@ def group_metrics(cm) -> dict:
 
     Returns:
         dict with ``count`` (..., G); ``accuracy``, ``macro_f1`` (..., G); ``tpr`` (recall),
-        ``fpr``, ``selection_rate`` (..., G, K). A rate with an empty denominator is NaN; macro-F1
+        ``fpr``, ``selection_rate``, ``support`` (faces of the class) and ``negatives`` (faces of the
+        other classes) (..., G, K). A rate with an empty denominator is NaN; macro-F1
         averages the classes that occur in the group's truth or predictions (scikit-learn's rule).
     """
     cm = np.asarray(cm, np.float64)
@@ -78,10 +79,10 @@ def group_metrics(cm) -> dict:
         fpr = fp / negatives
         selection = predicted / count[..., None]
     return {"count": count, "accuracy": accuracy, "macro_f1": macro_f1, "tpr": tpr, "fpr": fpr,
-            "selection_rate": selection}
+            "selection_rate": selection, "support": support, "negatives": negatives}
 
 
-def gap_metrics(metrics: dict, include=None) -> dict:
+def gap_metrics(metrics: dict, include=None, min_cell: int = 0) -> dict:
     """Fairness gaps between groups from `group_metrics` output.
 
     Equalized-odds and demographic-parity differences are taken one class at a time (one-vs-rest,
@@ -92,6 +93,10 @@ def gap_metrics(metrics: dict, include=None) -> dict:
         metrics: the dict of `group_metrics` (arrays with leading resample axes allowed).
         include: optional boolean (G,) mask of the groups that take part (e.g. those above the
             minimum count); default every group with at least one sample.
+        min_cell: a group's TPR of a class takes part only with at least this many faces of the
+            class in the group, its FPR only with this many of the other classes (0: all). A rate
+            of 3 faces is 0 or 1 by chance; `kerasfer compare` ranks on a small validation split
+            with ``min_cell=10``.
 
     Returns:
         dict of arrays (...): ``equalized_odds_difference`` (max over classes of max(TPR range,
@@ -110,8 +115,12 @@ def gap_metrics(metrics: dict, include=None) -> dict:
         return np.where(mask, values, np.nan)
 
     accuracy = masked(metrics["accuracy"], False)
-    tpr_range = _range(masked(metrics["tpr"], True), axis=-2)
-    fpr_range = _range(masked(metrics["fpr"], True), axis=-2)
+    tpr, fpr = metrics["tpr"], metrics["fpr"]
+    if min_cell:
+        tpr = np.where(metrics["support"] >= min_cell, tpr, np.nan)
+        fpr = np.where(metrics["negatives"] >= min_cell, fpr, np.nan)
+    tpr_range = _range(masked(tpr, True), axis=-2)
+    fpr_range = _range(masked(fpr, True), axis=-2)
     eod_per_class = np.fmax(tpr_range, fpr_range)
     dpd_per_class = _range(masked(metrics["selection_rate"], True), axis=-2)
     worst = np.fmin.reduce(accuracy, axis=-1)

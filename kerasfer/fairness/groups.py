@@ -48,7 +48,7 @@ def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.Da
     return tables
 
 
-def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_MIN_COUNT) -> dict:
+def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_MIN_COUNT, min_cell: int = 0) -> dict:
     """`SUMMARY_GAPS` of each attribute: the audit's point estimates, without CIs (fast).
 
     Args:
@@ -57,6 +57,7 @@ def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_M
         data: the `FaceData` (attributes and group names).
         attributes: attributes to include; default all.
         min_count: groups with fewer labelled samples are left out of the gaps.
+        min_cell: smallest (group × class) cell whose rates take part (see `gap_metrics`).
 
     Returns:
         ``{attribute: {gap: value, ..., "groups_compared": n}}``; a gap is None (JSON null) when fewer
@@ -72,7 +73,7 @@ def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_M
         cm = group_confusion(y_true[known], y_pred[known], groups[known], len(data.group_names[name]), num_classes)
         point = group_metrics(cm)
         include = point["count"] >= min_count
-        gaps = gap_metrics(point, include)
+        gaps = gap_metrics(point, include, min_cell)
         out[name] = {gap: (float(gaps[gap]) if np.isfinite(gaps[gap]) else None) for gap in SUMMARY_GAPS}
         out[name]["groups_compared"] = int(include.sum())
     return out
@@ -125,3 +126,28 @@ def accuracy_summary(y_true, y_pred, data, attributes=None) -> dict:
         "per_group": per_group,
         "gaps": group_gaps(y_true, y_pred, data, attributes),
     }
+
+
+def cell_balanced_accuracy(y_true, y_pred, groups) -> float:
+    """Mean over (group × true label) cells of the accuracy within the cell.
+
+    The accuracy a model would have if every group showed every emotion equally often, estimated
+    on data where they do not (a stereotyped validation split): a model that leans on the stereotype
+    scores well on the big cells only. It is scikit-learn's `balanced_accuracy_score` of the
+    (group, label) pairs.
+
+    Args:
+        y_true: (N,) true labels (-1 unknown: left out).
+        y_pred: (N,) predicted labels.
+        groups: (N,) group indices (-1 unknown: left out).
+
+    Returns:
+        The mean cell accuracy (NaN when no sample has both known).
+    """
+    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups)
+    known = (y_true >= 0) & (groups >= 0)
+    if not known.any():
+        return float("nan")
+    cells, cell = np.unique(np.stack([groups[known], y_true[known]], axis=1), axis=0, return_inverse=True)
+    correct = np.bincount(cell.ravel(), weights=y_pred[known] == y_true[known], minlength=len(cells))
+    return float(np.mean(correct / np.bincount(cell.ravel(), minlength=len(cells))))

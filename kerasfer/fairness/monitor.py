@@ -72,10 +72,10 @@ class FairnessMonitor(keras.callbacks.Callback):
             logs.update(self._leakage_logs())
         transition = getattr(self.model, "transition", None)
         if transition is not None:
-            from kerasfer.models.label_noise import noise_group_names
+            from kerasfer.models.groups import intersection_names
 
             matrices = keras.ops.convert_to_numpy(transition.transitions())
-            names = noise_group_names(self.model.label_noise, self.data.group_names, self.model.noise_sizes)
+            names = intersection_names(self.model.label_noise, self.data.group_names, self.model.noise_sizes)
             logs.update({f"label_noise_{group}_diagonal": float(np.diagonal(matrices[g]).mean())
                          for g, group in enumerate(names)})
 

@@ -1,9 +1,9 @@
-"""Models: the shared encoder builder, task heads and the kerasfer models built on them."""
+"""Models: the shared encoder builder, task heads, the kerasfer models built on them and the mitigations (`mitigations`)."""
 
 from kerasfer.models.au_classifier import AUClassifier
 from kerasfer.models.classifier import EmotionClassifier
-from kerasfer.models.domain_independent import DomainIndependentClassifier
 from kerasfer.models.fairvae import FairVAE
+from kerasfer.models.mitigations import DomainIndependentClassifier, GroupDROClassifier, erase_and_refit
 from kerasfer.models.encoder import FEATURE_MAP_LAYER, SIZES, build_encoder
 from kerasfer.models.heads import build_au_head, build_emotion_head
 from kerasfer.models.saving import load_model
@@ -15,12 +15,14 @@ __all__ = [
     "EmotionClassifier",
     "FEATURE_MAP_LAYER",
     "FairVAE",
+    "GroupDROClassifier",
     "SIZES",
     "apply_thresholds",
     "best_thresholds",
     "build_au_head",
     "build_emotion_head",
     "build_encoder",
+    "erase_and_refit",
     "load_model",
     "tune_thresholds",
 ]

@@ -10,7 +10,8 @@ from kerasfer.models.batch import images_of, sample_weight_of
 from kerasfer.models.encoder import DEFAULT_SIZE, build_encoder, preset_latent_dim
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.heads import build_emotion_head
-from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups, label_noise_sizes
+from kerasfer.models.groups import group_count, group_index, group_sizes
+from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise
 from kerasfer.models.losses import emotion_loss
 from kerasfer.models.supervised import SupervisedModel
 
@@ -70,9 +71,9 @@ class EmotionClassifier(SupervisedModel):
         self.erasure = check_erasure(erasure)
         self.eraser = build_eraser(self.latent_dim) if self.erasure else None
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
-        self.noise_sizes = label_noise_sizes(label_noise)
+        self.noise_sizes = group_sizes(label_noise, argument="label_noise")
         self.transition = None if label_noise is None else GroupLabelNoise(
-            label_noise_groups(label_noise), self.num_classes, prior=self.label_noise_prior, name="label_noise")
+            group_count(label_noise, argument="label_noise"), self.num_classes, prior=self.label_noise_prior, name="label_noise")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.built = True  # every weight exists once the Functional parts are built
@@ -122,7 +123,7 @@ class EmotionClassifier(SupervisedModel):
         if "label" not in batch:
             raise ValueError("EmotionClassifier needs emotion labels: the batch has no 'label'.")
         if self.transition is not None:
-            probs = self.transition(probs, annotator_groups(batch, self.label_noise, self.noise_sizes))
+            probs = self.transition(probs, group_index(batch, self.label_noise, self.noise_sizes))
         loss, known = emotion_loss(batch["label"], probs, self.label_smoothing)
         if self.transition is not None:
             loss += self.transition.prior_loss()

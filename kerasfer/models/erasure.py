@@ -10,7 +10,7 @@ a closed form of the training latents' covariance Σ_xx and cross-covariance Σ_
 concept (every erased attribute's groups side by side). r is affine, so it is a plain `Dense` layer
 (kernel I − (W⁺PW)ᵀ, bias W⁺PW μ) between encoder and head: int8 export and the phone contract do
 not change. It starts as the identity and is refitted on the current encoder's latents (at the start
-of every epoch by `train_model`, `kerasfer.callbacks.ErasureRefit`), so the head always trains on
+of every epoch by `train_model`, `kerasfer.training.callbacks.ErasureRefit`), so the head always trains on
 erased latents. It removes *linear* information only: judge it with the MLP probe too
 (`kerasfer.fairness.leakage(..., probe="mlp")`).
 """

@@ -30,8 +30,8 @@ from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
 from kerasfer.models.heads import build_au_head, build_emotion_head
-from kerasfer.models.label_noise import (DEFAULT_PRIOR, GroupLabelNoise, annotator_groups, label_noise_groups,
-                                         label_noise_sizes)
+from kerasfer.models.groups import group_count, group_index, group_sizes
+from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise
 from kerasfer.models.layers import GradientReversal, Sampling
 from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
 from kerasfer.models.mmd import group_mmd
@@ -165,9 +165,9 @@ class FairVAE(keras.Model):
         self.erasure = check_erasure(erasure, protected)
         self.eraser = build_eraser(self.latent_dim) if self.erasure else None
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
-        self.noise_sizes = label_noise_sizes(label_noise, protected)
+        self.noise_sizes = group_sizes(label_noise, protected, "label_noise")
         self.transition = None if label_noise is None else GroupLabelNoise(
-            label_noise_groups(label_noise, protected), self.num_classes, prior=self.label_noise_prior,
+            group_count(label_noise, protected, "label_noise"), self.num_classes, prior=self.label_noise_prior,
             name="label_noise")
         self.reversal = GradientReversal(1.0, name="gradient_reversal")
         conditional_classes = self.num_classes if (self.adversary_conditional and head == "emotion") else 0
@@ -333,7 +333,7 @@ class FairVAE(keras.Model):
             labels = None
         else:
             annotated = probs if self.transition is None else self.transition(
-                probs, annotator_groups(batch, self.label_noise, self.noise_sizes))
+                probs, group_index(batch, self.label_noise, self.noise_sizes))
             cls, known = emotion_loss(batch["label"], annotated)
             labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
 

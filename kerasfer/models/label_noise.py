@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasfer.models.batch import group_indices
+from kerasfer.models.groups import intersection_label, intersection_names
 
 #: diagonal of T_g at initialisation (the rest of each row spread evenly)
 INITIAL_DIAGONAL = 0.9
@@ -83,97 +83,6 @@ class GroupLabelNoise(keras.layers.Layer):
                 "prior": self.prior}
 
 
-def noise_attributes(label_noise) -> tuple[str, ...]:
-    """The attribute(s) a `label_noise` setting names: ``"skin"`` → ``("skin",)``; a list → its tuple.
-
-    Raises:
-        ValueError: an empty list, a repeated name or a value that is not a name.
-    """
-    if label_noise is None:
-        return ()
-    names = (label_noise,) if isinstance(label_noise, str) else tuple(label_noise)
-    if not names or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
-        raise ValueError(f"`label_noise` must be None, an attribute name or a list of distinct attribute names; "
-                         f"got {label_noise!r}.")
-    return names
-
-
-def label_noise_sizes(label_noise, protected=None) -> tuple[int, ...]:
-    """Groups of each attribute named for `label_noise`, from `protected` or `kerasfer.ATTRIBUTES`.
-
-    Args:
-        label_noise: an attribute name, or several: one T_g per intersectional group of them.
-        protected: a model's ``{attribute: groups}`` (FairVAE), if any.
-
-    Returns:
-        The number of groups of each attribute, in order.
-
-    Raises:
-        ValueError: an attribute is unknown.
-    """
-    from kerasfer.constants import ATTRIBUTES
-
-    known = {**{name: len(groups) for name, groups in ATTRIBUTES.items()}, **(protected or {})}
-    unknown = [name for name in noise_attributes(label_noise) if name not in known]
-    if unknown:
-        raise ValueError(f"`label_noise` must name attributes among {sorted(known)}; got {unknown}.")
-    return tuple(int(known[name]) for name in noise_attributes(label_noise))
-
-
-def label_noise_groups(label_noise, protected=None) -> int:
-    """Number of T_g matrices: the product of `label_noise_sizes` (intersectional groups)."""
-    return int(np.prod(label_noise_sizes(label_noise, protected)))
-
-
-def annotator_groups(batch, label_noise, sizes):
-    """Each sample's intersectional group of the `label_noise` attributes (-1 where any is unknown).
-
-    Args:
-        batch: a batch dict with ``"attributes"``.
-        label_noise: the attribute name(s).
-        sizes: their group counts (`label_noise_sizes`).
-
-    Returns:
-        (B,) int32 group indices in ``0..prod(sizes)-1``, row-major over the attributes.
-
-    Raises:
-        ValueError: the batch lacks one of the attributes.
-    """
-    attributes = batch.get("attributes", {}) if isinstance(batch, dict) else {}
-    index, unknown = 0, None
-    for name, size in zip(noise_attributes(label_noise), sizes):
-        if name not in attributes:
-            raise ValueError(f"label_noise={label_noise!r} needs the batch attribute {name!r}; the batch has "
-                             f"{sorted(attributes)} (train on FaceData.dataset batches, which carry them).")
-        group = group_indices(attributes[name], name, size)
-        index = index * size + ops.maximum(group, 0)
-        unknown = group < 0 if unknown is None else ops.logical_or(unknown, group < 0)
-    return ops.where(unknown, -1, index)
-
-
-def noise_group_names(label_noise, group_names: dict, sizes) -> list[str]:
-    """Names of the intersectional groups, in `annotator_groups` order (``"dark"``, ``"female/dark"``).
-
-    Args:
-        label_noise: the attribute name(s).
-        group_names: ``{attribute: names}`` of the data (`FaceData.group_names`); an attribute it lacks
-            gets ``"0".."k"``.
-        sizes: the group counts (`label_noise_sizes`).
-    """
-    import itertools
-
-    columns = []
-    for name, size in zip(noise_attributes(label_noise), sizes):
-        known = tuple(str(g) for g in group_names.get(name, ()))[:size]
-        columns.append(known + tuple(str(g) for g in range(len(known), size)))  # unnamed groups: their index
-    return ["/".join(combo) for combo in itertools.product(*columns)]
-
-
-def label_noise_label(label_noise) -> str:
-    """The attribute(s) as one display name: ``"skin"`` or ``"gender×skin"``."""
-    return "×".join(noise_attributes(label_noise))
-
-
 def transition_table(layer: GroupLabelNoise, group_names, class_names) -> dict:
     """T_g as nested lists for JSON and the report: ``{group: [[P(annotated=j | true=i)]]}``.
 
@@ -201,5 +110,5 @@ def transition_report(model, group_names: dict, class_names) -> dict:
     Returns:
         ``{"attribute": "skin" or "gender×skin", "classes": [...], "groups": {group: C×C list}}``.
     """
-    names = noise_group_names(model.label_noise, group_names, model.noise_sizes)
-    return {"attribute": label_noise_label(model.label_noise), **transition_table(model.transition, names, class_names)}
+    names = intersection_names(model.label_noise, group_names, model.noise_sizes)
+    return {"attribute": intersection_label(model.label_noise), **transition_table(model.transition, names, class_names)}

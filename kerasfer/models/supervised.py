@@ -28,7 +28,7 @@ class SupervisedModel(keras.Model):
         with tf.GradientTape() as tape:
             probs = self._training_probs(batch["image"], training=True)
             loss, weights = self._loss(batch, probs)
-            scaled = replica_mean(loss, weights)
+            scaled = self._objective(batch, loss, weights)
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._update_trackers(batch, probs, loss, weights)
@@ -38,6 +38,11 @@ class SupervisedModel(keras.Model):
         probs = self._training_probs(batch["image"], training=False)
         loss, weights = self._loss(batch, probs)
         return self._update_trackers(batch, probs, loss, weights)
+
+    def _objective(self, batch, loss, weights):
+        """The scalar a training step differentiates: the weighted mean of the per-example loss
+        (`kerasfer.models.mitigations.GroupDROClassifier` weighs (group × class) cells instead)."""
+        return replica_mean(loss, weights)
 
     def _training_probs(self, images, training):
         """What `_loss` reads: the model's output (a subclass may train on a wider output than it serves)."""

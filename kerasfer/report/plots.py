@@ -197,3 +197,53 @@ def latent_projection(projection: dict, attributes):
         ax.legend(fontsize=7, markerscale=2, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def pareto_plot(methods: dict, attribute: str, recommended: str | None = None):
+    """Test accuracy against equalized-odds difference of every method, with CIs and the Pareto front.
+
+    Args:
+        methods: compare.json's ``methods`` (each with ``intervals[attribute]``).
+        attribute: the attribute whose EOD is the x axis.
+        recommended: the method to highlight.
+
+    Returns:
+        A `Figure`: lower-right is better (fairer and more accurate); the dashed line joins the methods
+        no other method beats on both.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
+    points = []
+    for name, row in methods.items():
+        ci = row["intervals"][attribute]
+        x, y = ci["equalized_odds_difference"], ci["accuracy"]
+        if x["mean"] is None or not np.isfinite(x["mean"]):
+            continue
+        chosen = name == recommended
+        ax.errorbar(x["mean"], y["mean"], xerr=[[max(x["mean"] - x["ci_low"], 0)], [max(x["ci_high"] - x["mean"], 0)]],
+                    yerr=[[max(y["mean"] - y["ci_low"], 0)], [max(y["ci_high"] - y["mean"], 0)]], fmt="o",
+                    color="#c44e52" if chosen else _BAR_COLOR, ecolor="#999999", capsize=2, markersize=8 if chosen else 6)
+        ax.annotate(name + (" (recommended)" if chosen else ""), (x["mean"], y["mean"]), textcoords="offset points",
+                    xytext=(6, 4), fontsize=8)
+        points.append((x["mean"], y["mean"]))
+    front = pareto_front(points)
+    if len(front) > 1:
+        ax.plot(*zip(*front), linestyle="--", color="#dd8452", linewidth=1, label="Pareto front")
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.set_xlabel(f"equalized-odds difference, {attribute} (test; lower is fairer)", fontsize=9)
+    ax.set_ylabel("accuracy (test)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def pareto_front(points) -> list[tuple[float, float]]:
+    """The (gap, accuracy) points no other point beats on both (smaller gap, higher accuracy), by gap."""
+    front = []
+    for gap, accuracy in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or accuracy > front[-1][1]:
+            front.append((gap, accuracy))
+    return front

@@ -53,7 +53,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
             largest baseline F1 gap between groups.
         num_heatmap_aus: how many AUs when `heatmap_aus` is None.
         heatmaps_per_group: faces (showing the AU) averaged per group and AU.
-        verbose: 0 silent; 1 progress suited to the place (`kerasfer.callbacks.fit_progress`); 2 a line per epoch.
+        verbose: 0 silent; 1 progress suited to the place (`kerasfer.training.callbacks.fit_progress`); 2 a line per epoch.
 
     Returns:
         A `StudyResult`.
@@ -66,7 +66,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
     """
     import keras
 
-    from kerasfer.callbacks import fit_progress
+    from kerasfer.training.callbacks import fit_progress
     from kerasfer.fairness import leakage
     from kerasfer.models import AUClassifier, FairVAE, tune_thresholds
     from kerasfer.models.predict import predict_proba

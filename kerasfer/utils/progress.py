@@ -2,7 +2,7 @@
 
 Keras' progress bar redraws itself after every batch. On a terminal that is one live line; written
 to a file or a pipe it is one line per batch, and in a notebook's stored output thousands of them.
-`progress_style` names what suits the place; `kerasfer.callbacks.fit_progress` turns it into Keras
+`progress_style` names what suits the place; `kerasfer.training.callbacks.fit_progress` turns it into Keras
 settings.
 """
 

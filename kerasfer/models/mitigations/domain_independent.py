@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from kerasfer.models.classifier import EmotionClassifier
-from kerasfer.models.label_noise import annotator_groups, label_noise_groups, label_noise_sizes, noise_attributes
+from kerasfer.models.groups import attribute_names, group_count, group_index, group_sizes
 
 
 @keras.saving.register_keras_serializable(package="kerasfer")
@@ -65,10 +65,10 @@ class DomainIndependentClassifier(EmotionClassifier):
     SERVES_HEAD = False  # what it serves is the head's blocks summed (see `kerasfer.export.int8_rewrite`)
 
     def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, attribute="skin", groups=None, **kwargs):
-        self.attribute = attribute if isinstance(attribute, str) else list(noise_attributes(attribute))
+        self.attribute = attribute if isinstance(attribute, str) else list(attribute_names(attribute))
         self.groups = None if groups is None else {str(k): int(v) for k, v in dict(groups).items()}
-        self.group_sizes = label_noise_sizes(attribute, self.groups)
-        self.num_groups = label_noise_groups(attribute, self.groups)
+        self.group_sizes = group_sizes(attribute, self.groups)
+        self.num_groups = group_count(attribute, self.groups)
         super().__init__(input_shape, num_classes, **kwargs)
         self.block_sum = GroupBlockSum(self.num_groups, self.num_classes, name="group_block_sum")
 
@@ -83,7 +83,7 @@ class DomainIndependentClassifier(EmotionClassifier):
 
     def _group_probs(self, batch, joint):
         """Each face's own block, renormalised (the softmax over its group's class scores)."""
-        group = annotator_groups(batch, self.attribute, self.group_sizes)
+        group = group_index(batch, self.attribute, self.group_sizes)
         blocks = ops.reshape(joint, (-1, self.num_groups, self.num_classes))
         own = ops.take_along_axis(blocks, ops.reshape(ops.maximum(group, 0), (-1, 1, 1)), axis=1)[:, 0]
         own = own / ops.sum(own, axis=-1, keepdims=True)

@@ -18,6 +18,8 @@ import numpy as np
 EPOCH_SEED_STRIDE = 100_003
 #: third element of the seed of an epoch's flip decisions (``[seed, epoch, FLIP_STREAM]``)
 FLIP_STREAM = 1
+#: third element of the seed of an epoch's balanced draws (``[seed, epoch, BALANCE_STREAM]``)
+BALANCE_STREAM = 2
 
 
 def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = False) -> int:
@@ -26,7 +28,7 @@ def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = Fa
 
 
 def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_step: int = 0, stop_epoch=None,
-                 sample_weight=None, drop_remainder: bool = False, flip: bool = False):
+                 sample_weight=None, drop_remainder: bool = False, flip: bool = False, balance: str | None = None):
     """Batches of epochs ``0..epochs-1`` in one dataset, starting after `start_step` batches.
 
     Every epoch is a permutation of `data` that depends only on `seed` and the epoch index, so a
@@ -43,6 +45,9 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         drop_remainder: drop each epoch's last incomplete batch.
         flip: mirror each image left-right with probability 1/2, decided per (seed, epoch, position)
             so a resumed run flips the same images.
+        balance: None, or a cell spec of `kerasfer.data.sampling.balance_cells` (e.g.
+            ``"label+group:skin"``): each epoch draws its `len(data)` samples cell-balanced, with
+            replacement (`kerasfer.models.mitigations.balanced`), seeded per (seed, epoch).
 
     Returns:
         A `tf.data.Dataset` of the batch dicts of `FaceData.dataset`.
@@ -59,22 +64,34 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         raise ValueError(f"`start_step` must be an integer in 0..{epochs * per_epoch}; got {start_step!r}.")
     stop_epoch = epochs if stop_epoch is None else stop_epoch
     first_epoch, skip = divmod(start_step, per_epoch)
+    cells = None
+    if balance is not None:
+        from kerasfer.data.sampling import balance_cells
+
+        cells = balance_cells(data, balance)
     if data.images is not None:
         # The samples in stored order, uint8 again so the shuffle buffer costs what FaceData's does;
         # every epoch reads this one dataset, so the images are held once.
         samples = data.dataset(min(256, len(data)), shuffle=False, sample_weight=sample_weight).unbatch()
         samples = samples.map(lambda s: {**s, "image": tf.cast(s["image"], tf.uint8)})
 
+    def multiplicities(epoch: int):
+        from kerasfer.models.mitigations.balanced import balanced_multiplicities
+
+        return balanced_multiplicities(cells, np.random.default_rng([seed, epoch, BALANCE_STREAM]))
+
     def one_epoch(epoch: int):
         if data.images is None:  # images on disk: permute the file list, decode only what is batched
-            order = np.random.default_rng([seed, epoch]).permutation(len(data))
+            drawn = np.arange(len(data)) if cells is None else np.repeat(np.arange(len(data)), multiplicities(epoch))
+            order = np.random.default_rng([seed, epoch]).permutation(drawn)
             weights = None if sample_weight is None else np.asarray(sample_weight)[order]
             batches = data[order].dataset(batch_size, shuffle=False, sample_weight=weights,
                                           drop_remainder=drop_remainder)
         else:
+            drawn = samples if cells is None else _repeated(samples, multiplicities(epoch))
             # A Python-int seed per epoch (a tensor seed inside `flat_map` breaks under op determinism).
-            shuffled = samples.shuffle(len(data), seed=seed * EPOCH_SEED_STRIDE + epoch,
-                                       reshuffle_each_iteration=False)
+            shuffled = drawn.shuffle(len(data), seed=seed * EPOCH_SEED_STRIDE + epoch,
+                                     reshuffle_each_iteration=False)
             batches = shuffled.batch(batch_size, drop_remainder=drop_remainder).map(
                 lambda batch: {**batch, "image": tf.cast(batch["image"], tf.float32)})
         if not flip:
@@ -92,6 +109,15 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
     # Each worker of a multi-worker run reads every batch and keeps its share of the samples.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return stream.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _repeated(samples, counts):
+    """`samples` with sample i repeated ``counts[i]`` times (0: left out), in stored order."""
+    import tensorflow as tf
+
+    times = tf.data.Dataset.from_tensor_slices(counts)
+    return tf.data.Dataset.zip((samples, times)).flat_map(
+        lambda sample, n: tf.data.Dataset.from_tensors(sample).repeat(n))
 
 
 def _mirrored(batch, mask):

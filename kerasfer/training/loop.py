@@ -23,7 +23,7 @@ def fit_loop(model, dataset, *, steps_per_epoch: int, epochs: int, initial_step:
         model: a compiled kerasfer model whose variables and optimizer were built under
             ``strategy.scope()`` (call ``model.optimizer.build(model.trainable_variables)`` there).
         dataset: a `tf.data.Dataset` of global batches holding exactly the remaining
-            ``epochs * steps_per_epoch - initial_step`` batches (see `kerasfer.epochs.epoch_stream`).
+            ``epochs * steps_per_epoch - initial_step`` batches (see `kerasfer.training.epochs.epoch_stream`).
         steps_per_epoch: batches per epoch.
         epochs: epochs of the whole run.
         initial_step: batches already trained (a resumed run starts mid-epoch).

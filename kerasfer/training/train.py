@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODELS = ("baseline", "reweighted", "domain_independent", "fairvae")
+MODELS = ("baseline", "reweighted", "balanced", "group_dro", "domain_independent", "erasure", "fairvae")
+#: Models whose batches `train_model` draws (group × emotion)-balanced (`kerasfer.models.mitigations.balanced`):
+#: the balanced method by definition; Group DRO because its cell weights only move for the cells a batch
+#: holds, and a rare cell (dark-skinned happy faces, 1 % of a stereotyped set) is in few batches (Sagawa
+#: et al. train Group DRO on group-balanced batches too).
+BALANCED_SAMPLING = ("balanced", "group_dro")
+#: Models that work on protected attribute(s) given by `train_model`'s ``attribute``.
+GROUP_AWARE = ("balanced", "group_dro", "domain_independent", "erasure")
 #: Models whose loss `train_model` reweights by default (``reweight_attribute="auto"``): the reweighted
 #: baseline by definition; FairVAE because balancing (group × label) cells removed the stereotype's pull
 #: that its latent alignment alone left in (README "Does it close the gap?").
@@ -15,8 +22,10 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
     """Build a kerasfer model by name.
 
     Args:
-        name: ``"baseline"`` / ``"reweighted"`` (EmotionClassifier; reweighting happens in
-            `train_model`) or ``"fairvae"``.
+        name: one of `MODELS` (see `kerasfer.models.mitigations`): ``"baseline"``, ``"reweighted"``,
+            ``"balanced"`` and ``"erasure"`` build an `EmotionClassifier` (what differs happens in
+            `train_model`), ``"group_dro"`` a `GroupDROClassifier`, ``"domain_independent"`` a
+            `DomainIndependentClassifier`, ``"fairvae"`` a `FairVAE`.
         input_shape: (H, W, C) of the images.
         protected: FairVAE's protected attributes (name → groups).
         **kwargs: passed to the model's constructor.
@@ -24,10 +33,13 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
     Returns:
         The (uncompiled) model.
     """
-    from kerasfer.models import DomainIndependentClassifier, EmotionClassifier, FairVAE
+    from kerasfer.models.mitigations import DomainIndependentClassifier, GroupDROClassifier
+    from kerasfer.models import EmotionClassifier, FairVAE
 
-    if name in ("baseline", "reweighted"):
+    if name in ("baseline", "reweighted", "balanced", "erasure"):
         return EmotionClassifier(input_shape=input_shape, **kwargs)
+    if name == "group_dro":
+        return GroupDROClassifier(input_shape=input_shape, **kwargs)
     if name == "domain_independent":
         return DomainIndependentClassifier(input_shape=input_shape, **kwargs)
     if name == "fairvae":
@@ -36,14 +48,15 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
 
 
 def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
-                learning_rate: float | None = None, seed: int = 0, reweight_attribute: str | None = "auto", verbose=1,
+                learning_rate: float | None = None, seed: int = 0, attribute=None,
+                reweight_attribute: str | None = "auto", verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
                 validation_data=None, flip: bool = True, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
 
-    With `out`, training backs itself up into ``out/backup`` (`kerasfer.callbacks.BackupAndResume`)
+    With `out`, training backs itself up into ``out/backup`` (`kerasfer.training.callbacks.BackupAndResume`)
     and the same call after a crash — even a SIGKILL mid-epoch — resumes from the last backup: the
-    data continue at the same batch (`kerasfer.epochs.epoch_stream`), so with `deterministic` the
+    data continue at the same batch (`kerasfer.training.epochs.epoch_stream`), so with `deterministic` the
     final weights equal an uninterrupted run's. The backup is removed once ``model.keras`` is written.
 
     Args:
@@ -56,17 +69,21 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         learning_rate: peak learning rate (cosine decay to 0); default the encoder preset's
             (`kerasfer.models.encoder.LEARNING_RATES`: 1e-3 standard, 3e-3 phone).
         seed: seed of initialisation, sampling noise and the per-epoch shuffles.
+        attribute: the protected attribute(s) a group-aware method works on — the cells of
+            ``"balanced"`` and ``"group_dro"``, the blocks of ``"domain_independent"``, what
+            ``"erasure"`` erases, and what ``"auto"`` reweighting balances; a list gives
+            intersectional groups (reweighting then balances the first). None: ``"skin"`` when the
+            data has it, else its first attribute.
         reweight_attribute: weight the loss so every (group of this attribute × label) cell counts
             the same (`kerasfer.data.balanced_weights`), for any model. ``"auto"`` (default): the
-            models of `REWEIGHTED_BY_DEFAULT` balance ``"skin"`` when the data has it, else its first
-            attribute, the baseline none. None: no reweighting (the ``"reweighted"`` baseline always
-            reweights).
+            models of `REWEIGHTED_BY_DEFAULT` balance `attribute`, the others none. None: no
+            reweighting (the ``"reweighted"`` baseline always reweights).
         verbose: 0 silent; 1 progress shown to suit the place (Keras' bar on a terminal, one line per
             epoch in a file or pipe, one `tqdm` bar in Jupyter); 2 one line per epoch. Only the chief
             worker shows progress.
         strategy: ``"none"``, ``"mirrored"``, ``"multiworker"`` (``TF_CONFIG``) or a
-            `tf.distribute.Strategy` (see `kerasfer.distribute.make_strategy`). Under
-            multi-worker training a custom loop (`kerasfer.training_loop.fit_loop`) replaces `fit`.
+            `tf.distribute.Strategy` (see `kerasfer.training.distribute.make_strategy`). Under
+            multi-worker training a custom loop (`kerasfer.training.loop.fit_loop`) replaces `fit`.
         deterministic: also enable TensorFlow op determinism (process-wide) for bit-reproducible runs.
         backup_freq: ``"epoch"`` or a number of batches between backups (with `out`).
         callbacks: extra Keras callbacks.
@@ -84,7 +101,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
     Raises:
         ValueError: bad arguments.
-        kerasfer.callbacks.NonFiniteLossError: a loss term became NaN/Inf (the message names it).
+        kerasfer.training.callbacks.NonFiniteLossError: a loss term became NaN/Inf (the message names it).
     """
     import shutil
     import time
@@ -94,16 +111,18 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     import keras
     import tensorflow as tf
 
-    from kerasfer.callbacks import BackupAndResume, ErasureRefit, NonFiniteLossError, TerminateOnNaN, fit_progress
+    from kerasfer.training.callbacks import BackupAndResume, ErasureRefit, NonFiniteLossError, TerminateOnNaN, fit_progress
     from kerasfer.data import balanced_weights
-    from kerasfer.distribute import is_chief, make_strategy, uses_fit, worker_info
-    from kerasfer.epochs import epoch_stream, steps_per_epoch
+    from kerasfer.training.distribute import is_chief, make_strategy, uses_fit, worker_info
+    from kerasfer.training.epochs import epoch_stream, steps_per_epoch
     from kerasfer.fairness import accuracy_summary
     from kerasfer.constants import EMOTIONS
     from kerasfer.models.encoder import LEARNING_RATES
+    from kerasfer.models.mitigations.balanced import balance_spec
+    from kerasfer.models.mitigations.erasure import REFIT_EPOCHS, erase_and_refit
     from kerasfer.models.label_noise import transition_report
     from kerasfer.models.predict import predict_proba
-    from kerasfer.training_loop import fit_loop
+    from kerasfer.training.loop import fit_loop
     from kerasfer.utils.io import write_json
 
     if name not in MODELS:
@@ -115,7 +134,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive (or None for the encoder preset's); got {learning_rate!r}.")
     _check_trainable(name, train_data, model_kwargs)
-    reweight_attribute = _reweight_attribute(name, train_data, reweight_attribute)
+    attribute = _method_attribute(name, train_data, attribute)
+    reweight_attribute = _reweight_attribute(name, train_data, reweight_attribute, attribute)
     strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
     chief, with_fit = is_chief(strategy), uses_fit(strategy)
     keras.utils.set_random_seed(seed)
@@ -123,9 +143,11 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         tf.config.experimental.enable_op_determinism()
     if name == "fairvae" and "protected" not in model_kwargs:
         model_kwargs["protected"] = {a: len(g) for a, g in train_data.group_names.items()}
-    if name == "domain_independent":
-        model_kwargs.setdefault("attribute", _default_attribute(name, train_data))
+    if name in ("domain_independent", "group_dro"):
+        model_kwargs.setdefault("attribute", attribute)
         model_kwargs.setdefault("groups", {a: len(g) for a, g in train_data.group_names.items()})
+    if name == "erasure":
+        model_kwargs.setdefault("erasure", attribute)
     # The custom loop drops each epoch's last incomplete batch: a replica must never get an empty one.
     drop_remainder = not with_fit
     per_epoch = steps_per_epoch(len(train_data), batch_size, drop_remainder)
@@ -136,7 +158,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         if learning_rate is None:
             learning_rate = LEARNING_RATES[getattr(model, "size", "phone")]
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * per_epoch)
-        model.compile(optimizer=keras.optimizers.Adam(schedule))
+        weight_decay = getattr(model, "weight_decay", None)  # Group DRO's strong regularisation
+        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay) if weight_decay
+                      else keras.optimizers.Adam(schedule))
         model.optimizer.build(model.trainable_variables)
 
     nan_guard = TerminateOnNaN()
@@ -144,7 +168,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda *_, **__: first_step.setdefault("at", time.time()))
     keras_verbose, progress = fit_progress(verbose if chief else 0, epochs)
     all_callbacks = [nan_guard, timer, *progress, *callbacks]
-    if getattr(model, "erasure", ()):
+    if getattr(model, "erasure", ()) and name != "erasure":  # the erasure method erases once, after training
         all_callbacks.insert(0, ErasureRefit(train_data, per_epoch, seed=seed))
     start_step, backup, restore_seconds = 0, None, 0.0
     if out is not None:
@@ -170,7 +194,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
     def stream(start, stop_epoch=None):
         return epoch_stream(train_data, batch_size, epochs=epochs, seed=seed, start_step=start, stop_epoch=stop_epoch,
-                            sample_weight=weights, drop_remainder=drop_remainder, flip=flip)
+                            sample_weight=weights, drop_remainder=drop_remainder, flip=flip, balance=balance)
+
+    balance = balance_spec(attribute) if name in BALANCED_SAMPLING else None
 
     validation = None
     if validation_data is not None:
@@ -187,14 +213,23 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if nan_guard.report is not None:
         raise NonFiniteLossError(f"{name}: {nan_guard.message()}; the last finite backup (if any) is in "
                                  f"{backup.backup_dir if backup else 'nowhere (no `out`)'}")
+    post_hoc = None
+    if name == "erasure":
+        post_hoc = erase_and_refit(model, train_data, epochs=REFIT_EPOCHS, batch_size=batch_size,
+                                   sample_weight=weights, seed=seed)
     metrics = {"model": name, "train": {k: float(v[-1]) for k, v in logs.items() if v},
-               "replicas": int(strategy.num_replicas_in_sync), "reweight_attribute": reweight_attribute,
+               "replicas": int(strategy.num_replicas_in_sync), "attribute": attribute,
+               "reweight_attribute": reweight_attribute,
                "start": {"resumed_from_step": start_step, "restore_seconds": round(restore_seconds, 3),
                          "first_step_seconds": round(first_step["at"] - called, 3) if first_step else None,
                          "first_step_unix_time": first_step.get("at")}}
     if test_data is not None:
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
+    if post_hoc is not None:
+        metrics["erasure"] = post_hoc
+    if name == "group_dro":  # the cells Group DRO weighted most at the end
+        metrics["cell_weights"] = model.cell_weight_table(train_data.group_names, EMOTIONS[:model.num_classes])
     if getattr(model, "transition", None) is not None:  # how each group's labels were found to be noisy
         metrics["label_noise"] = transition_report(model, train_data.group_names, EMOTIONS[:model.num_classes])
     if out is not None:
@@ -208,7 +243,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
 def _check_trainable(name, train_data, model_kwargs) -> None:
     """Refuse training data a model cannot learn from, before any TensorFlow work."""
-    from kerasfer.models.label_noise import noise_attributes
+    from kerasfer.models.groups import attribute_names
 
     if model_kwargs.get("head", "emotion") == "au":
         if train_data.aus is None or not (train_data.aus >= 0).any():
@@ -218,7 +253,7 @@ def _check_trainable(name, train_data, model_kwargs) -> None:
                          "AU data (DISFA, BP4D) trains kerasfer.models.AUClassifier or `kerasfer study au`, "
                          "attribute-only data (FairFace) kerasfer.data.as_attribute_task")
     noise = model_kwargs.get("label_noise")
-    noisy = [a for a in noise_attributes(None if noise == "auto" else noise) if a not in train_data.group_names]
+    noisy = [a for a in attribute_names(None if noise == "auto" else noise, "label_noise") if a not in train_data.group_names]
     if noisy:
         raise ValueError(f"label_noise of {noisy} needs those attributes in the training data; it has "
                          f"{sorted(train_data.group_names)}")
@@ -232,25 +267,40 @@ def _check_trainable(name, train_data, model_kwargs) -> None:
                          "two-stage schedule call FairVAE(training='two_stage').fit_two_stage(...) yourself")
 
 
-def _reweight_attribute(name, train_data, attribute):
+def _method_attribute(name, train_data, attribute):
+    """The attribute(s) `name` works on (see `train_model`'s ``attribute``), checked against the data.
+
+    Returns:
+        An attribute name or a list of them; None when the data has none (an error for the
+        group-aware models, which cannot train without one).
+    """
+    from kerasfer.models.groups import attribute_names
+
+    if attribute is None:
+        if not train_data.attribute_names:
+            if name in GROUP_AWARE:
+                raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
+            return None
+        return "skin" if "skin" in train_data.attributes else train_data.attribute_names[0]
+    for each in attribute_names(attribute):
+        train_data.check_attribute(each)
+    return attribute if isinstance(attribute, str) else list(attribute)
+
+
+def _reweight_attribute(name, train_data, reweight, attribute):
     """The attribute whose (group × label) cells `name` balances, or None (see `train_model`)."""
-    if attribute is None and name == "reweighted":  # the reweighted baseline always reweights
-        attribute = "auto"
-    if attribute is None or (attribute == "auto" and name not in REWEIGHTED_BY_DEFAULT):
+    if reweight is None and name == "reweighted":  # the reweighted baseline always reweights
+        reweight = "auto"
+    if reweight is None or (reweight == "auto" and name not in REWEIGHTED_BY_DEFAULT):
         return None
-    if attribute != "auto":
-        train_data.check_attribute(attribute)
-        return attribute
-    if not train_data.attribute_names and name != "reweighted":
+    if reweight != "auto":
+        train_data.check_attribute(reweight)
+        return reweight
+    if attribute is None:
+        if name == "reweighted":
+            raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
         return None  # FairVAE on data without attributes: nothing to balance
-    return _default_attribute(name, train_data)
-
-
-def _default_attribute(name, train_data) -> str:
-    """The attribute a group-aware method works on by default: "skin" if the data has it, else its first."""
-    if not train_data.attribute_names:
-        raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
-    return "skin" if "skin" in train_data.attributes else train_data.attribute_names[0]
+    return attribute if isinstance(attribute, str) else attribute[0]
 
 
 def _fit_from_step(model, stream, *, start_step, steps_per_epoch, epochs, callbacks, validation_data, verbose):

@@ -91,7 +91,7 @@ def uses_fit(strategy) -> bool:
     """Whether Keras `fit` can train under `strategy` (TF 2.21 + Keras 3.15: not under multi-worker).
 
     `fit` under `MultiWorkerMirroredStrategy` fails with "Attempt to convert a value (PerReplica…)
-    to a Tensor"; `kerasfer.training_loop.fit_loop` trains there instead.
+    to a Tensor"; `kerasfer.training.loop.fit_loop` trains there instead.
     """
     import tensorflow as tf
 

@@ -181,7 +181,7 @@ class BackupAndResume(keras.callbacks.BackupAndRestore):
     atomic rename of ``latest.json``; the previous backup is kept when `double_checkpoint`.
 
     Resuming exactly also needs the data to continue where it stopped: `kerasfer.train_model`
-    pairs this callback with `kerasfer.epochs.epoch_stream`, which starts at `restore`'s step.
+    pairs this callback with `kerasfer.training.epochs.epoch_stream`, which starts at `restore`'s step.
 
     Args:
         backup_dir: folder for the backups (used by nothing else).

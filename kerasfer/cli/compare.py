@@ -1,0 +1,90 @@
+"""`kerasfer compare`: train the baseline and each mitigation on your data, recommend one by validation, audit all.
+
+Writes compare.json (the recommendation, the rule and every method's figures), compare.html (the
+table with CIs and an accuracy-vs-EOD Pareto plot) and metrics.json (every run's training metrics)
+to --out, plus each run's model in OUT/runs/METHOD/seedS. Running the same command again reuses
+finished runs and resumes an interrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from kerasfer.training import MODELS
+
+
+def register(subparsers):
+    """Add the `compare` command's flags."""
+    p = subparsers.add_parser("compare", help="which mitigation works on this data: train, choose, audit",
+                              description=__doc__)
+    p.add_argument("--data", default="synthfaces:demo",
+                   help="data: synthfaces:BIAS or PREFIX:PATH; its train split is fitted and validated on, its "
+                        "test split audited (default: %(default)s)")
+    p.add_argument("--methods", type=methods_argument, default=None, metavar="A,B,...",
+                   help="methods beside the baseline, from " + ", ".join(m for m in MODELS if m != "baseline") +
+                        " (default: all)")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per method (default: %(default)s)")
+    p.add_argument("--attribute", default=None, metavar="ATTR[,ATTR]",
+                   help="protected attribute the methods work on and the rule ranks by; several: "
+                        "intersectional groups, ranked by the first (default: skin if the data has it, else its "
+                        "first attribute)")
+    p.add_argument("--out", default="runs/compare", help="output folder (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of the training split held out to choose on (default: %(default)s)")
+    p.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS",
+                   help="accuracy points a method may lose against the baseline on validation and still be "
+                        "recommended (default: %(default)s)")
+    p.add_argument("--n-train", type=int, default=4000, help="SynthFaces training faces (default: %(default)s)")
+    p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
+    p.add_argument("--image-size", type=int, default=48)
+    p.add_argument("--size", choices=("standard", "phone"), default=None,
+                   help="encoder preset of every method (default: standard)")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples behind the CIs (default: %(default)s)")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="bad records of real datasets: stop naming file and line, or skip them (default: %(default)s)")
+    return p
+
+
+def methods_argument(value: str) -> tuple[str, ...]:
+    """`--methods`: comma-separated names of `kerasfer.training.MODELS` (argparse type: a typo exits 2)."""
+    from kerasfer.comparison import check_methods
+
+    try:
+        return check_methods(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def run(args) -> int:
+    """Compare with the parsed flags; print the table's gist and the recommendation."""
+    from kerasfer.cli.main import UsageError
+    from kerasfer.cli.train import attribute_list
+
+    for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--seeds", args.seeds),
+                          ("--n-train", args.n_train), ("--n-test", args.n_test), ("--n-boot", args.n_boot)):
+        if value <= 0:
+            raise UsageError(f"{option} must be a positive integer; got {value}")
+    if not 0 <= args.tolerance < 100:
+        raise UsageError(f"--tolerance must be between 0 and 100 accuracy points; got {args.tolerance}")
+    from kerasfer.comparison import DEFAULT_METHODS, compare
+    from kerasfer.data.specs import check_data_spec, load_data
+
+    check_data_spec(args.data)
+    load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
+    train = load_data(args.data, split="train", n=args.n_train, **load)
+    test = load_data(args.data, split="test", n=args.n_test, **load)
+    result = compare(train, test, methods=args.methods or DEFAULT_METHODS, seeds=args.seeds,
+                     attribute=attribute_list(args.attribute), epochs=args.epochs, batch_size=args.batch_size,
+                     val_fraction=args.val_fraction, tolerance=args.tolerance / 100, out=args.out, n_boot=args.n_boot,
+                     **({} if args.size is None else {"size": args.size}))
+    attribute = result["attribute"]
+    for name, row in result["methods"].items():
+        eod = row["gaps"][attribute]["equalized_odds_difference"]
+        print(f"{'*' if name == result['recommended'] else ' '} {name:<20} accuracy {row['accuracy']:.3f}  "
+              f"worst group {row['worst_group_accuracy']:.3f}  EOD {attribute} "
+              f"{'–' if eod is None else f'{eod:.3f}'}  ({row['train_seconds']:.0f} s per run)")
+    print(f"recommended: {result['recommended']} — {result['rule']}; wrote {args.out}/compare.json, compare.html "
+          "and metrics.json")
+    return 0

@@ -1,0 +1,150 @@
+"""`kerasfer compare` / `kerasfer.compare`: the rule, the CIs, the files, resuming, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kerasfer.comparison import check_methods, compare, recommend, selection_rule
+from kerasfer.data import make_synthfaces
+from kerasfer.fairness import equalized_odds_gap
+from kerasfer.fairness.groups import cell_balanced_accuracy
+from kerasfer.fairness.seed_intervals import seed_mean_intervals
+
+PHONE = dict(size="phone", width=8, latent_dim=8)
+
+
+def test_the_rule_takes_the_fairest_method_that_keeps_the_baselines_accuracy():
+    validation = {"baseline": {"balanced_accuracy": 0.70, "equalized_odds_difference": 0.60},
+                  "reweighted": {"balanced_accuracy": 0.695, "equalized_odds_difference": 0.40},
+                  "group_dro": {"balanced_accuracy": 0.65, "equalized_odds_difference": 0.10},  # too inaccurate
+                  "fairvae": {"balanced_accuracy": 0.74, "equalized_odds_difference": 0.45}}
+    assert recommend(validation) == "reweighted"
+    assert recommend(validation, tolerance=0.06) == "group_dro"
+    validation["reweighted"]["balanced_accuracy"] = 0.68
+    assert recommend(validation) == "fairvae"
+    assert recommend({"baseline": validation["baseline"], "x": {"balanced_accuracy": 0.5,
+                                                               "equalized_odds_difference": 0.0}}) == "baseline"
+    tie = {"baseline": {"balanced_accuracy": 0.7, "equalized_odds_difference": None},
+           "a": {"balanced_accuracy": 0.72, "equalized_odds_difference": None}}
+    assert recommend(tie) == "a"  # no gap measurable: the more accurate
+    with pytest.raises(ValueError, match="baseline"):
+        recommend({"a": validation["fairvae"]})
+    assert "1 point(s) below the baseline's" in selection_rule("skin") and "skin" in selection_rule("skin")
+
+
+def test_methods_are_checked_and_the_baseline_comes_first():
+    assert check_methods("balanced, group_dro") == ("baseline", "balanced", "group_dro")
+    assert check_methods(["baseline", "erasure", "erasure"]) == ("baseline", "erasure")
+    with pytest.raises(ValueError, match="grop_dro.*choose from baseline, reweighted, balanced, group_dro"):
+        check_methods("balanced,grop_dro")
+
+
+def test_cell_balanced_accuracy_is_sklearns_balanced_accuracy_of_the_cells():
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(0)
+    y, g = rng.integers(0, 7, 500), rng.integers(0, 3, 500)
+    p = np.where(rng.random(500) < 0.6, y, rng.integers(0, 7, 500))
+    y[:10], g[10:20] = -1, -1
+    keep = (y >= 0) & (g >= 0)
+    expected = balanced_accuracy_score(g[keep] * 7 + y[keep], g[keep] * 7 + p[keep])
+    assert cell_balanced_accuracy(y, p, g) == pytest.approx(expected)
+
+
+def test_seed_mean_intervals_agree_with_fairlearn_and_cover_the_mean():
+    rng = np.random.default_rng(1)
+    y, g = rng.integers(0, 7, 900), rng.integers(0, 3, 900)
+    preds = np.stack([np.where(rng.random(900) < 0.5 + 0.1 * g, y, rng.integers(0, 7, 900)) for _ in range(3)])
+    names, labels = ("a", "b", "c"), tuple("0123456")
+    result = seed_mean_intervals(y, preds, g, names, labels, n_boot=300)
+    eod = np.mean([equalized_odds_gap(y, p, g, 7) for p in preds])
+    assert result["equalized_odds_difference"]["mean"] == pytest.approx(eod)
+    assert result["accuracy"]["mean"] == pytest.approx(np.mean(preds == y))
+    worst = np.mean([min(np.mean(p[g == k] == y[g == k]) for k in range(3)) for p in preds])
+    assert result["worst_group_accuracy"]["mean"] == pytest.approx(worst)
+    for metric in result.values():
+        assert metric["ci_low"] <= metric["mean"] <= metric["ci_high"]
+        assert metric["ci_high"] - metric["ci_low"] > 0.01
+    few = seed_mean_intervals(y[:40], preds[:, :40], g[:40], names, labels, n_boot=50)  # groups of < 30 faces
+    assert few["equalized_odds_difference"]["mean"] is None and few["accuracy"]["mean"] is not None
+    with pytest.raises(ValueError, match="same test faces"):
+        seed_mean_intervals(y[:5], preds, g, names, labels)
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    train = make_synthfaces(400, seed=3, image_size=32, bias="demo")
+    test = make_synthfaces(350, seed=4, image_size=32)
+    result = compare(train, test, methods="reweighted,erasure", seeds=2, epochs=1, out=out, n_boot=50, verbose=0,
+                     **PHONE)
+    return result, out, train, test
+
+
+def test_compare_writes_the_specified_files(compared):
+    result, out, _, _ = compared
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved["recommended"] in ("baseline", "reweighted", "erasure") and saved["rule"] == result["rule"]
+    assert list(saved["methods"]) == ["baseline", "reweighted", "erasure"]
+    for row in saved["methods"].values():
+        assert set(row) >= {"accuracy", "worst_group_accuracy", "gaps", "leakage", "train_seconds", "validation"}
+        assert set(row["gaps"]) == {"gender", "skin", "age"} and "equalized_odds_difference" in row["gaps"]["skin"]
+        assert 0 <= row["leakage"]["skin"]["balanced_accuracy"] <= 1 and row["seeds"] == 2
+        ci = row["intervals"]["skin"]["accuracy"]
+        assert ci["ci_low"] <= row["accuracy"] <= ci["ci_high"]
+    assert saved["methods"]["erasure"]["leakage"]["skin"]["balanced_accuracy"] < 0.5  # chance 0.333
+    page = (out / "compare.html").read_text()
+    assert "data:image/png;base64," in page and saved["recommended"] in page and "Pareto" in page
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["runs"]["erasure"]) == 2 and metrics["runs"]["erasure"][0]["erasure"]["attributes"] == ["skin"]
+    assert (out / "runs" / "reweighted" / "seed1" / "model.keras").exists()
+
+
+def test_compare_reuses_finished_runs_and_retrains_when_settings_change(compared, monkeypatch):
+    import kerasfer.training
+
+    result, out, train, test = compared
+    class Retrained(Exception):
+        pass
+
+    def refuse(*args, **kwargs):
+        raise Retrained("retrained a finished run")
+
+    monkeypatch.setattr(kerasfer.training, "train_model", refuse)
+    again = compare(train, test, methods="reweighted,erasure", seeds=2, epochs=1, out=out, n_boot=50, verbose=0,
+                    **PHONE)
+    assert again["methods"]["erasure"]["accuracy"] == result["methods"]["erasure"]["accuracy"]
+    with pytest.raises(Retrained):
+        compare(train, test, methods="reweighted", seeds=1, epochs=2, out=out, n_boot=50, verbose=0, **PHONE)
+
+
+def test_compare_refuses_bad_input(compared):
+    _, _, train, test = compared
+    with pytest.raises(ValueError, match="seeds"):
+        compare(train, test, seeds=0)
+    with pytest.raises(ValueError, match="hair"):
+        compare(train, test, attribute="hair")
+    with pytest.raises(ValueError, match="val_fraction"):
+        compare(train, test, val_fraction=1.5)
+    with pytest.raises(ValueError, match="tolerance"):
+        compare(train, test, tolerance=1)  # a share: 1 would be 100 points
+    unlabelled = test[np.arange(20)]
+    unlabelled.labels[:] = -1
+    with pytest.raises(ValueError, match="labels in the test data"):
+        compare(train, unlabelled)
+
+
+def test_compare_cli_end_to_end_and_typos(tmp_path, capsys):
+    from kerasfer.cli.main import main
+
+    args = ["compare", "--n-train", "300", "--n-test", "200", "--image-size", "32", "--epochs", "1", "--seeds", "1",
+            "--n-boot", "20", "--size", "phone", "--out", str(tmp_path)]
+    assert main([*args, "--methods", "balanced"]) == 0
+    printed = capsys.readouterr().out
+    assert "recommended:" in printed and "balanced" in printed
+    assert set(json.loads((tmp_path / "compare.json").read_text())["methods"]) == {"baseline", "balanced"}
+    assert main([*args, "--methods", "balanced,grop_dro"]) == 2
+    assert "grop_dro" in capsys.readouterr().err
+    assert main([*args, "--seeds", "0"]) == 2
+    assert main([*args, "--attribute", "hair"]) == 2
