@@ -15,18 +15,18 @@ PHONE = dict(size="phone", width=8, latent_dim=8)
 
 
 def test_the_rule_takes_the_fairest_method_that_keeps_the_baselines_accuracy():
-    validation = {"baseline": {"balanced_accuracy": 0.70, "equalized_odds_difference": 0.60},
-                  "reweighted": {"balanced_accuracy": 0.695, "equalized_odds_difference": 0.40},
-                  "group_dro": {"balanced_accuracy": 0.65, "equalized_odds_difference": 0.10},  # too inaccurate
-                  "fairvae": {"balanced_accuracy": 0.74, "equalized_odds_difference": 0.45}}
+    validation = {"baseline": {"balanced_accuracy": 0.70, "false_positive_rate_difference": 0.60},
+                  "reweighted": {"balanced_accuracy": 0.695, "false_positive_rate_difference": 0.40},
+                  "group_dro": {"balanced_accuracy": 0.65, "false_positive_rate_difference": 0.10},  # too inaccurate
+                  "fairvae": {"balanced_accuracy": 0.74, "false_positive_rate_difference": 0.45}}
     assert recommend(validation) == "reweighted"
     assert recommend(validation, tolerance=0.06) == "group_dro"
     validation["reweighted"]["balanced_accuracy"] = 0.68
     assert recommend(validation) == "fairvae"
     assert recommend({"baseline": validation["baseline"], "x": {"balanced_accuracy": 0.5,
-                                                               "equalized_odds_difference": 0.0}}) == "baseline"
-    tie = {"baseline": {"balanced_accuracy": 0.7, "equalized_odds_difference": None},
-           "a": {"balanced_accuracy": 0.72, "equalized_odds_difference": None}}
+                                                               "false_positive_rate_difference": 0.0}}) == "baseline"
+    tie = {"baseline": {"balanced_accuracy": 0.7, "false_positive_rate_difference": None},
+           "a": {"balanced_accuracy": 0.72, "false_positive_rate_difference": None}}
     assert recommend(tie) == "a"  # no gap measurable: the more accurate
     with pytest.raises(ValueError, match="baseline"):
         recommend({"a": validation["fairvae"]})
@@ -117,6 +117,9 @@ def test_compare_reuses_finished_runs_and_retrains_when_settings_change(compared
     assert again["methods"]["erasure"]["accuracy"] == result["methods"]["erasure"]["accuracy"]
     with pytest.raises(Retrained):
         compare(train, test, methods="reweighted", seeds=1, epochs=2, out=out, n_boot=50, verbose=0, **PHONE)
+    other = make_synthfaces(400, seed=30, image_size=32, bias="demo")  # same size and settings, other faces
+    with pytest.raises(Retrained):
+        compare(other, test, methods="reweighted", seeds=1, epochs=1, out=out, n_boot=50, verbose=0, **PHONE)
 
 
 def test_compare_refuses_bad_input(compared):
@@ -127,6 +130,8 @@ def test_compare_refuses_bad_input(compared):
         compare(train, test, attribute="hair")
     with pytest.raises(ValueError, match="val_fraction"):
         compare(train, test, val_fraction=1.5)
+    with pytest.raises(ValueError, match="sets \\['seed'\\] itself"):
+        compare(train, test, seed=3)
     with pytest.raises(ValueError, match="tolerance"):
         compare(train, test, tolerance=1)  # a share: 1 would be 100 points
     unlabelled = test[np.arange(20)]
@@ -148,3 +153,26 @@ def test_compare_cli_end_to_end_and_typos(tmp_path, capsys):
     assert "grop_dro" in capsys.readouterr().err
     assert main([*args, "--seeds", "0"]) == 2
     assert main([*args, "--attribute", "hair"]) == 2
+
+
+def test_the_false_positive_rate_gap_is_fairlearns_and_small_cells_can_be_left_out():
+    from fairlearn.metrics import MetricFrame, false_positive_rate
+
+    from kerasfer.fairness.confusion import gap_metrics, group_confusion, group_metrics
+
+    rng = np.random.default_rng(2)
+    y, g = rng.integers(0, 4, 600), rng.integers(0, 3, 600)
+    p = np.where(rng.random(600) < 0.4 + 0.2 * g, y, rng.integers(0, 4, 600))
+    metrics = group_metrics(group_confusion(y, p, g, 3, 4))
+    expected = max(MetricFrame(metrics=false_positive_rate, y_true=y == c, y_pred=p == c,
+                               sensitive_features=g).difference() for c in range(4))
+    assert gap_metrics(metrics)["false_positive_rate_difference"] == pytest.approx(expected)
+    y[(g == 2) & (y == 1)] = 0  # group 2 has no face of class 1 left but 1 ...
+    y[np.flatnonzero(g == 2)[:1]] = 1  # ... one, whose TPR is 0 or 1 by chance
+    metrics = group_metrics(group_confusion(y, p, g, 3, 4))
+    with_all, without = gap_metrics(metrics)["equalized_odds_difference"], gap_metrics(metrics, min_cell=10)
+    tpr = np.where(metrics["support"] >= 10, metrics["tpr"], np.nan)
+    fpr = np.where(metrics["negatives"] >= 10, metrics["fpr"], np.nan)
+    assert without["equalized_odds_difference"] == pytest.approx(np.nanmax(np.fmax(np.nanmax(tpr, 0) - np.nanmin(tpr, 0),
+                                                                                   np.nanmax(fpr, 0) - np.nanmin(fpr, 0))))
+    assert without["equalized_odds_difference"] <= with_all

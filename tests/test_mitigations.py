@@ -49,8 +49,29 @@ def test_balanced_stream_is_seeded_resumable_and_balanced(biased_faces):
     np.testing.assert_array_equal(labels(start_step=17), full[17 * 50:])  # resumed mid-epoch: the same faces
     share = np.bincount(full, minlength=21) / len(full)
     assert share.min() > 0.02 and share.max() < 0.09  # data: 1.4 %–23 % per cell
-    on_disk = biased_faces[np.arange(60)]
-    assert len(np.concatenate([b["label"].numpy() for b in epoch_stream(on_disk, 20, epochs=1, balance="label")])) == 60
+
+
+def test_balanced_stream_of_images_on_disk_is_seeded_and_resumable(biased_faces, tmp_path):
+    import cv2
+
+    from kerasfer.data import FaceData
+
+    faces = biased_faces[np.arange(90)]
+    paths = []
+    for i, image in enumerate(faces.images):
+        paths.append(str(tmp_path / f"{i}.png"))
+        cv2.imwrite(paths[-1], image[..., ::-1])
+    on_disk = FaceData(images=None, paths=np.array(paths), labels=faces.labels, attributes=faces.attributes,
+                       group_names=faces.group_names, image_size=faces.image_size, channels=3)
+
+    def labels(**kwargs):
+        stream = epoch_stream(on_disk, 20, epochs=2, seed=1, balance="label+group:skin", **kwargs)
+        return np.concatenate([b["label"].numpy() for b in stream])
+
+    full = labels()
+    assert len(full) == 2 * 90
+    np.testing.assert_array_equal(labels(start_step=3), full[3 * 20:])
+    assert np.bincount(full, minlength=7).min() >= 10  # 7 emotions, every one drawn
 
 
 def test_balanced_trains_through_train_model(biased_faces):
@@ -155,3 +176,14 @@ def test_group_aware_methods_need_an_attribute(name):
 def test_an_unknown_attribute_is_named(biased_faces):
     with pytest.raises(ValueError, match="hair"):
         train_model("balanced", biased_faces, epochs=1, verbose=0, attribute="hair", **PHONE)
+
+
+def test_reweighting_balances_intersectional_cells(biased_faces):
+    from kerasfer.data import balanced_weights
+
+    weights = balanced_weights(biased_faces, ["gender", "skin"], max_weight=None)
+    cells = balance_cells(biased_faces, balance_spec(["gender", "skin"]))
+    totals = np.bincount(cells, weights=weights)
+    np.testing.assert_allclose(totals, totals.mean(), rtol=1e-4)  # every (gender × skin × emotion) cell weighs the same
+    _, metrics = train_model("reweighted", biased_faces, epochs=1, verbose=0, attribute=["gender", "skin"], **PHONE)
+    assert metrics["reweight_attribute"] == ["gender", "skin"]

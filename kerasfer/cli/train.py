@@ -39,10 +39,10 @@ def register(subparsers):
     p.add_argument("--size", choices=("standard", "phone"), default=None,
                    help="encoder preset: standard (most accurate on a few thousand faces) or phone (61k "
                         "parameters, int8 87 KiB) (default: standard)")
-    p.add_argument("--reweight-attribute", default="auto", metavar="NAME",
-                   help="weight the loss so every (group of NAME x emotion) cell counts the same, for any "
-                        "model; 'none' turns it off (default: reweighted and fairvae balance skin if the "
-                        "data has it, else its first attribute; the baseline none)")
+    p.add_argument("--reweight-attribute", default="auto", metavar="ATTR[,ATTR]",
+                   help="weight the loss so every (group of ATTR x emotion) cell counts the same, for any "
+                        "model; 'none' turns it off (default: reweighted and fairvae balance --attribute; "
+                        "the other models none)")
     p.add_argument("--label-noise", default=None, metavar="ATTR[,ATTR]",
                    help="model annotators' errors per group of ATTR (e.g. skin; several: per intersectional "
                         "group): a learned transition matrix T_g between true and annotated emotion, written "
@@ -111,7 +111,7 @@ def run(args) -> int:
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
                              attribute=attribute_list(args.attribute),
-                             reweight_attribute=_none_or(args.reweight_attribute), flip=args.flip,
+                             reweight_attribute=attribute_list(args.reweight_attribute), flip=args.flip,
                              backbone=args.backbone, backbone_weights=args.backbone_weights,
                              **({} if args.label_noise is None else {"label_noise": attribute_list(args.label_noise)}),
                              **({} if args.erasure is None else {"erasure": tuple(args.erasure.split(","))}),

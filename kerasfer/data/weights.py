@@ -11,7 +11,7 @@ import numpy as np
 MAX_WEIGHT = 10.0
 
 
-def balanced_weights(data, attribute: str | None = None, *, by_label: bool = True,
+def balanced_weights(data, attribute=None, *, by_label: bool = True,
                      max_weight: float | None = MAX_WEIGHT) -> np.ndarray:
     """Per-sample weights that make every (group × label) cell weigh the same in the loss.
 
@@ -19,7 +19,8 @@ def balanced_weights(data, attribute: str | None = None, *, by_label: bool = Tru
 
     Args:
         data: a `FaceData`.
-        attribute: the protected attribute to balance; None balances labels only.
+        attribute: the protected attribute to balance, or a list of them (their intersectional
+            groups); None balances labels only.
         by_label: also balance the labels within each group (cells = group × label).
         max_weight: clip weights at this multiple of the mean (then rescale to mean 1); None: no clip.
 
@@ -29,9 +30,9 @@ def balanced_weights(data, attribute: str | None = None, *, by_label: bool = Tru
     if max_weight is not None and not max_weight >= 1:
         raise ValueError(f"`max_weight` must be >= 1 (a multiple of the mean weight) or None; got {max_weight!r}.")
     keys = []
-    if attribute is not None:
-        data.check_attribute(attribute)
-        keys.append(data.attributes[attribute])
+    for name in ([] if attribute is None else [attribute] if isinstance(attribute, str) else list(attribute)):
+        data.check_attribute(name)
+        keys.append(data.attributes[name])
     if by_label or attribute is None:
         keys.append(data.labels)
     keys = np.stack(keys, axis=1)

@@ -101,8 +101,10 @@ def gap_metrics(metrics: dict, include=None, min_cell: int = 0) -> dict:
     Returns:
         dict of arrays (...): ``equalized_odds_difference`` (max over classes of max(TPR range,
         FPR range)), ``demographic_parity_difference`` (max over classes of the selection-rate
-        range), ``accuracy_difference`` (max − min group accuracy), ``fairness_ratio`` (min / max
-        group accuracy, Xu et al. 2020) and ``worst_group_accuracy``. NaN with fewer than two groups.
+        range), ``false_positive_rate_difference`` (max over classes of the FPR range: the
+        "predictive equality" half of equalized odds), ``accuracy_difference`` (max − min group
+        accuracy), ``fairness_ratio`` (min / max group accuracy, Xu et al. 2020) and
+        ``worst_group_accuracy``. NaN with fewer than two groups.
     """
     count = metrics["count"]
     keep = count > 0
@@ -129,6 +131,7 @@ def gap_metrics(metrics: dict, include=None, min_cell: int = 0) -> dict:
         ratio = worst / best
     gaps = {
         "equalized_odds_difference": np.fmax.reduce(eod_per_class, axis=-1),
+        "false_positive_rate_difference": np.fmax.reduce(fpr_range, axis=-1),
         "demographic_parity_difference": np.fmax.reduce(dpd_per_class, axis=-1),
         "accuracy_difference": best - worst,
         "fairness_ratio": ratio,

@@ -48,7 +48,8 @@ def per_group_accuracy(y_true, y_pred, data, attributes=None) -> dict[str, pd.Da
     return tables
 
 
-def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_MIN_COUNT, min_cell: int = 0) -> dict:
+def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_MIN_COUNT, min_cell: int = 0,
+               gaps=SUMMARY_GAPS) -> dict:
     """`SUMMARY_GAPS` of each attribute: the audit's point estimates, without CIs (fast).
 
     Args:
@@ -58,9 +59,10 @@ def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_M
         attributes: attributes to include; default all.
         min_count: groups with fewer labelled samples are left out of the gaps.
         min_cell: smallest (group × class) cell whose rates take part (see `gap_metrics`).
+        gaps: which gaps of `gap_metrics` to return.
 
     Returns:
-        ``{attribute: {gap: value, ..., "groups_compared": n}}``; a gap is None (JSON null) when fewer
+        ``{attribute: {gap: value, ..., "groups_compared": n}}`` for the `gaps`; a gap is None (JSON null) when fewer
         than two groups have `min_count` samples.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -73,8 +75,8 @@ def group_gaps(y_true, y_pred, data, attributes=None, min_count: int = SUMMARY_M
         cm = group_confusion(y_true[known], y_pred[known], groups[known], len(data.group_names[name]), num_classes)
         point = group_metrics(cm)
         include = point["count"] >= min_count
-        gaps = gap_metrics(point, include, min_cell)
-        out[name] = {gap: (float(gaps[gap]) if np.isfinite(gaps[gap]) else None) for gap in SUMMARY_GAPS}
+        values = gap_metrics(point, include, min_cell)
+        out[name] = {gap: (float(values[gap]) if np.isfinite(values[gap]) else None) for gap in gaps}
         out[name]["groups_compared"] = int(include.sum())
     return out
 

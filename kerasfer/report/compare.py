@@ -21,6 +21,7 @@ def render_compare_page(result: dict) -> str:
             "eod": _with_ci(ci["equalized_odds_difference"]),
             "val_accuracy": _num(row["validation"]["accuracy"]),
             "val_balanced": _num(row["validation"]["balanced_accuracy"]),
+            "val_fpr_gap": _num(row["validation"]["false_positive_rate_difference"]),
             "val_eod": _num(row["validation"]["equalized_odds_difference"]),
             "leakage": f"{_num(leak.get('balanced_accuracy'))} (chance {_num(leak.get('chance'))})" if leak else "–",
             "seconds": f"{row['train_seconds']:.0f}",

@@ -232,6 +232,11 @@ def pareto_plot(methods: dict, attribute: str, recommended: str | None = None):
     if len(front) > 1:
         ax.plot(*zip(*front), linestyle="--", color="#dd8452", linewidth=1, label="Pareto front")
         ax.legend(loc="lower left", fontsize=8, frameon=False)
+    elif front:  # one method is both the fairest and the most accurate
+        best = next(name for name, row in methods.items()
+                    if row["intervals"][attribute]["equalized_odds_difference"]["mean"] == front[0][0]
+                    and row["intervals"][attribute]["accuracy"]["mean"] == front[0][1])
+        ax.set_title(f"{best} is fairer and more accurate than every other method", fontsize=9)
     ax.set_xlabel(f"equalized-odds difference, {attribute} (test; lower is fairer)", fontsize=9)
     ax.set_ylabel("accuracy (test)", fontsize=9)
     ax.tick_params(labelsize=8)

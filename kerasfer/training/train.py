@@ -72,10 +72,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         attribute: the protected attribute(s) a group-aware method works on — the cells of
             ``"balanced"`` and ``"group_dro"``, the blocks of ``"domain_independent"``, what
             ``"erasure"`` erases, and what ``"auto"`` reweighting balances; a list gives
-            intersectional groups (reweighting then balances the first). None: ``"skin"`` when the
-            data has it, else its first attribute.
+            intersectional groups. None: ``"skin"`` when the data has it, else its first attribute.
         reweight_attribute: weight the loss so every (group of this attribute × label) cell counts
-            the same (`kerasfer.data.balanced_weights`), for any model. ``"auto"`` (default): the
+            the same (`kerasfer.data.balanced_weights`; a list: intersectional groups), for any model. ``"auto"`` (default): the
             models of `REWEIGHTED_BY_DEFAULT` balance `attribute`, the others none. None: no
             reweighting (the ``"reweighted"`` baseline always reweights).
         verbose: 0 silent; 1 progress shown to suit the place (Keras' bar on a terminal, one line per
@@ -111,17 +110,17 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     import keras
     import tensorflow as tf
 
-    from kerasfer.training.callbacks import BackupAndResume, ErasureRefit, NonFiniteLossError, TerminateOnNaN, fit_progress
-    from kerasfer.data import balanced_weights
-    from kerasfer.training.distribute import is_chief, make_strategy, uses_fit, worker_info
-    from kerasfer.training.epochs import epoch_stream, steps_per_epoch
-    from kerasfer.fairness import accuracy_summary
     from kerasfer.constants import EMOTIONS
+    from kerasfer.data import balanced_weights
+    from kerasfer.fairness import accuracy_summary
     from kerasfer.models.encoder import LEARNING_RATES
+    from kerasfer.models.label_noise import transition_report
     from kerasfer.models.mitigations.balanced import balance_spec
     from kerasfer.models.mitigations.erasure import REFIT_EPOCHS, erase_and_refit
-    from kerasfer.models.label_noise import transition_report
     from kerasfer.models.predict import predict_proba
+    from kerasfer.training.callbacks import BackupAndResume, ErasureRefit, NonFiniteLossError, TerminateOnNaN, fit_progress
+    from kerasfer.training.distribute import is_chief, make_strategy, uses_fit, worker_info
+    from kerasfer.training.epochs import epoch_stream, steps_per_epoch
     from kerasfer.training.loop import fit_loop
     from kerasfer.utils.io import write_json
 
@@ -191,12 +190,11 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                   f"restored in {restore_seconds:.2f} s")
 
     weights = None if reweight_attribute is None else balanced_weights(train_data, reweight_attribute)
+    balance = balance_spec(attribute) if name in BALANCED_SAMPLING else None
 
     def stream(start, stop_epoch=None):
         return epoch_stream(train_data, batch_size, epochs=epochs, seed=seed, start_step=start, stop_epoch=stop_epoch,
                             sample_weight=weights, drop_remainder=drop_remainder, flip=flip, balance=balance)
-
-    balance = balance_spec(attribute) if name in BALANCED_SAMPLING else None
 
     validation = None
     if validation_data is not None:
@@ -294,13 +292,12 @@ def _reweight_attribute(name, train_data, reweight, attribute):
     if reweight is None or (reweight == "auto" and name not in REWEIGHTED_BY_DEFAULT):
         return None
     if reweight != "auto":
-        train_data.check_attribute(reweight)
-        return reweight
+        return _method_attribute(name, train_data, reweight)
     if attribute is None:
         if name == "reweighted":
             raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
         return None  # FairVAE on data without attributes: nothing to balance
-    return attribute if isinstance(attribute, str) else attribute[0]
+    return attribute
 
 
 def _fit_from_step(model, stream, *, start_step, steps_per_epoch, epochs, callbacks, validation_data, verbose):
