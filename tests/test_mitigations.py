@@ -128,7 +128,7 @@ def test_erasure_removes_linear_leakage_and_keeps_the_head_working(biased_faces,
     assert metrics["erasure"]["epochs"] == 5 and metrics["erasure"]["head_loss"] < 2.0
     probe = leakage(model, biased_faces, "skin", n_boot=0)["balanced_accuracy"]
     before = leakage(model.pre_erasure_model(), biased_faces, "skin", n_boot=0)["balanced_accuracy"]
-    assert probe < 0.45 < before  # chance 0.333
+    assert probe < 0.40 and before > probe + 0.08  # chance 0.333; measured 0.28-0.33 after, 0.47-0.63 before
     images = biased_faces.images[:16].astype("float32")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
