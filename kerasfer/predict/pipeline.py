@@ -11,18 +11,19 @@ import pandas as pd
 
 from kerasfer.predict.annotate import annotate
 from kerasfer.predict.classifier import as_classifier
-from kerasfer.predict.faces import MIN_NEIGHBORS, crop_faces, detect_faces
+from kerasfer.predict.faces import DEFAULT_DETECTOR, MIN_NEIGHBORS, crop_faces, find_faces
 from kerasfer.predict.video import UnreadableFileError, collect_inputs, frame_count, is_video, read_frames, read_image
 
 BOX_COLUMNS = ["file", "frame", "face", "x", "y", "w", "h", "emotion", "probability"]
 
 
-def _classify_frame(image, classifier, *, name, frame, min_face, min_neighbors, margin, align) -> pd.DataFrame:
+def _classify_frame(image, classifier, *, name, frame, detector, min_face, min_neighbors, margin,
+                    align) -> pd.DataFrame:
     """The rows (one per face) of one RGB image."""
-    boxes = detect_faces(image, min_face=min_face, min_neighbors=min_neighbors)
+    boxes, eyes = find_faces(image, detector=detector, min_face=min_face, min_neighbors=min_neighbors)
     height, width, channels = classifier.input_shape
     probs = classifier.predict(crop_faces(image, boxes, size=(height, width), channels=channels, margin=margin,
-                                          align=align))
+                                          align=align, eyes=eyes))
     best = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     rows = pd.DataFrame({
         "file": [name] * len(boxes), "frame": [frame] * len(boxes), "face": np.arange(len(boxes)),
@@ -39,16 +40,17 @@ def _empty(classifier) -> pd.DataFrame:
     return pd.DataFrame(columns=BOX_COLUMNS + [f"p_{label}" for label in classifier.labels])
 
 
-def predict_images(images, model, *, names=None, min_face: int = 40, min_neighbors: int = MIN_NEIGHBORS,
-                   margin: float = 0.2, align: bool = True) -> pd.DataFrame:
+def predict_images(images, model, *, names=None, detector: str = DEFAULT_DETECTOR, min_face: int = 40,
+                   min_neighbors: int = MIN_NEIGHBORS, margin: float = 0.2, align: bool = True) -> pd.DataFrame:
     """Emotions of every face in in-memory images.
 
     Args:
         images: uint8 RGB images (a list, or an array N×H×W×3); sizes may differ.
         model: a `.keras` / `.tflite` path, a Keras model or a `FaceClassifier`.
         names: one name per image for the ``file`` column (default ``"0"``, ``"1"``, ...).
+        detector: ``"blazeface"`` (default) or ``"haar"`` (`kerasfer.predict.faces.find_faces`).
         min_face: smallest face side in pixels.
-        min_neighbors: overlapping detections needed to keep a face (see `detect_faces`).
+        min_neighbors: Haar only: overlapping detections needed to keep a face (see `detect_faces`).
         margin: context around each face box, as a fraction of its side.
         align: level the eyes before classifying.
 
@@ -64,8 +66,8 @@ def predict_images(images, model, *, names=None, min_face: int = 40, min_neighbo
     names = [str(i) for i in range(len(images))] if names is None else [str(n) for n in names]
     if len(names) != len(images):
         raise ValueError(f"`names` has {len(names)} entries but there are {len(images)} images.")
-    frames = [_classify_frame(image, classifier, name=name, frame=0, min_face=min_face,
-                            min_neighbors=min_neighbors, margin=margin, align=align)
+    frames = [_classify_frame(image, classifier, name=name, frame=0, detector=detector, min_face=min_face,
+                              min_neighbors=min_neighbors, margin=margin, align=align)
               for image, name in zip(images, names)]
     return _concat(frames, classifier)
 
@@ -75,7 +77,7 @@ def _concat(frames, classifier) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else _empty(classifier)
 
 
-def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
+def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEFAULT_DETECTOR, min_face: int = 40,
                   min_neighbors: int = MIN_NEIGHBORS, margin: float = 0.2, align: bool = True,
                   progress: bool = True) -> pd.DataFrame:
     """Emotions of every face in photos, folders of photos and videos (every `every`-th frame).
@@ -88,8 +90,9 @@ def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
         model: a `.keras` / `.tflite` path, a Keras model or a `FaceClassifier`.
         out: output folder, or None to write nothing.
         every: for videos, classify frames 0, every, 2·every, ...
+        detector: ``"blazeface"`` (default) or ``"haar"`` (`kerasfer.predict.faces.find_faces`).
         min_face: smallest face side in pixels.
-        min_neighbors: overlapping detections needed to keep a face (see `detect_faces`).
+        min_neighbors: Haar only: overlapping detections needed to keep a face (see `detect_faces`).
         margin: context around each face box, as a fraction of its side.
         align: level the eyes before classifying.
         progress: show progress bars (`tqdm.auto`: widgets in Jupyter; on a terminal only when
@@ -127,8 +130,8 @@ def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
             else:
                 sampled = [(0, read_image(path))]
             for frame, image in sampled:
-                rows = _classify_frame(image, classifier, name=str(path), frame=frame, min_face=min_face,
-                                       min_neighbors=min_neighbors, margin=margin, align=align)
+                rows = _classify_frame(image, classifier, name=str(path), frame=frame, detector=detector,
+                                       min_face=min_face, min_neighbors=min_neighbors, margin=margin, align=align)
                 counts["frames"] += 1
                 counts["frames_with_faces"] += bool(len(rows))
                 tables.append(rows)
@@ -142,6 +145,7 @@ def predict_paths(paths, model, *, out=None, every: int = 1, min_face: int = 40,
     table = _concat(tables, classifier)
     table.attrs["metrics"] = {
         "model": classifier.source, "model_kind": classifier.kind, "labels": list(classifier.labels),
+        "detector": detector,
         "inputs": counts["photos"] + counts["videos"], "photos": counts["photos"], "videos": counts["videos"],
         "every": every,
         "frames": counts["frames"], "frames_with_faces": counts["frames_with_faces"], "faces": len(table),
