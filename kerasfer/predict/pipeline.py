@@ -12,21 +12,24 @@ import pandas as pd
 from kerasfer.predict.annotate import annotate
 from kerasfer.predict.classifier import as_classifier
 from kerasfer.predict.faces import DEFAULT_DETECTOR, MIN_NEIGHBORS, crop_faces, find_faces
+from kerasfer.predict.tracking import IoUTracker
 from kerasfer.predict.video import UnreadableFileError, collect_inputs, frame_count, is_video, read_frames, read_image
 
-BOX_COLUMNS = ["file", "frame", "face", "x", "y", "w", "h", "emotion", "probability"]
+BOX_COLUMNS = ["file", "frame", "face", "track", "x", "y", "w", "h", "emotion", "probability"]
 
 
-def _classify_frame(image, classifier, *, name, frame, detector, min_face, min_neighbors, margin,
-                    align) -> pd.DataFrame:
-    """The rows (one per face) of one RGB image."""
-    boxes, eyes = find_faces(image, detector=detector, min_face=min_face, min_neighbors=min_neighbors)
+def _classify_frame(image, classifier, *, name, frame, detector, min_face, min_neighbors, margin, align,
+                    faces=None, tracks=None) -> pd.DataFrame:
+    """The rows (one per face) of one RGB image; `faces` = ``(boxes, eyes)`` found earlier skips detection."""
+    boxes, eyes = faces if faces is not None else find_faces(image, detector=detector, min_face=min_face,
+                                                             min_neighbors=min_neighbors)
     height, width, channels = classifier.input_shape
     probs = classifier.predict(crop_faces(image, boxes, size=(height, width), channels=channels, margin=margin,
                                           align=align, eyes=eyes))
     best = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     rows = pd.DataFrame({
         "file": [name] * len(boxes), "frame": [frame] * len(boxes), "face": np.arange(len(boxes)),
+        "track": np.arange(len(boxes)) if tracks is None else np.asarray(tracks),
         "x": boxes[:, 0], "y": boxes[:, 1], "w": boxes[:, 2], "h": boxes[:, 3],
         "emotion": [classifier.labels[i] for i in best],
         "probability": probs[np.arange(len(best)), best] if len(best) else np.zeros(0, np.float32),
@@ -77,8 +80,8 @@ def _concat(frames, classifier) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else _empty(classifier)
 
 
-def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEFAULT_DETECTOR, min_face: int = 40,
-                  min_neighbors: int = MIN_NEIGHBORS, margin: float = 0.2, align: bool = True,
+def predict_paths(paths, model, *, out=None, every: int = 1, detect_every: int = 1, detector: str = DEFAULT_DETECTOR,
+                  min_face: int = 40, min_neighbors: int = MIN_NEIGHBORS, margin: float = 0.2, align: bool = True,
                   progress: bool = True) -> pd.DataFrame:
     """Emotions of every face in photos, folders of photos and videos (every `every`-th frame).
 
@@ -90,6 +93,9 @@ def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEF
         model: a `.keras` / `.tflite` path, a Keras model or a `FaceClassifier`.
         out: output folder, or None to write nothing.
         every: for videos, classify frames 0, every, 2·every, ...
+        detect_every: for videos, run the detector on every `detect_every`-th classified frame and
+            classify the faces at their last boxes in between (detection is the costly step). A face
+            keeps its ``track`` id across frames while its box overlaps its last one (`IoUTracker`).
         detector: ``"blazeface"`` (default) or ``"haar"`` (`kerasfer.predict.faces.find_faces`).
         min_face: smallest face side in pixels.
         min_neighbors: Haar only: overlapping detections needed to keep a face (see `detect_faces`).
@@ -99,8 +105,8 @@ def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEF
             stderr is one, so logs and captured output stay clean).
 
     Returns:
-        The DataFrame of `predict_images` with ``file`` the path and ``frame`` the video frame
-        index (0 for photos). ``df.attrs["metrics"]`` holds the counts written to
+        The DataFrame of `predict_images` with ``file`` the path, ``frame`` the video frame index
+        (0 for photos) and ``track`` the face's id within its video (the face index for photos). ``df.attrs["metrics"]`` holds the counts written to
         ``metrics.json``, including the files skipped in folders and why.
 
     Raises:
@@ -111,6 +117,8 @@ def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEF
 
     if not isinstance(every, (int, np.integer)) or every < 1:
         raise ValueError(f"--every must be a positive integer; got {every!r}.")
+    if not isinstance(detect_every, (int, np.integer)) or detect_every < 1:
+        raise ValueError(f"--detect-every must be a positive integer; got {detect_every!r}.")
     if isinstance(paths, (str, Path)):
         paths = [paths]
     start = time.perf_counter()
@@ -129,9 +137,14 @@ def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEF
                                disable=None if progress else True)
             else:
                 sampled = [(0, read_image(path))]
-            for frame, image in sampled:
+            tracker, faces, tracks = IoUTracker(), None, None
+            for index, (frame, image) in enumerate(sampled):
+                if is_video(path) and index % detect_every == 0:
+                    faces = find_faces(image, detector=detector, min_face=min_face, min_neighbors=min_neighbors)
+                    tracks = tracker.update(faces[0])
                 rows = _classify_frame(image, classifier, name=str(path), frame=frame, detector=detector,
-                                       min_face=min_face, min_neighbors=min_neighbors, margin=margin, align=align)
+                                       min_face=min_face, min_neighbors=min_neighbors, margin=margin, align=align,
+                                       faces=faces, tracks=tracks)
                 counts["frames"] += 1
                 counts["frames_with_faces"] += bool(len(rows))
                 tables.append(rows)
@@ -147,7 +160,8 @@ def predict_paths(paths, model, *, out=None, every: int = 1, detector: str = DEF
         "model": classifier.source, "model_kind": classifier.kind, "labels": list(classifier.labels),
         "detector": detector,
         "inputs": counts["photos"] + counts["videos"], "photos": counts["photos"], "videos": counts["videos"],
-        "every": every,
+        "every": every, "detect_every": detect_every,
+        "tracks": int(table.groupby("file")["track"].nunique().sum()) if len(table) else 0,
         "frames": counts["frames"], "frames_with_faces": counts["frames_with_faces"], "faces": len(table),
         "emotions": {label: int((table["emotion"] == label).sum()) for label in classifier.labels},
         "skipped": len(skipped), "skipped_files": skipped,
