@@ -34,8 +34,10 @@ def run(args) -> int:
 
     from kerasfer.predict import predict_paths
 
-    if args.every < 1 or args.detect_every < 1:
-        raise ValueError(f"--every and --detect-every must be positive integers; got {args.every}, {args.detect_every}.")
+    if args.every < 1:
+        raise ValueError(f"--every must be a positive integer; got {args.every}.")
+    if args.detect_every < 1:
+        raise ValueError(f"--detect-every must be a positive integer; got {args.detect_every}.")
     if args.min_face < 8:
         raise ValueError(f"--min-face must be at least 8 pixels; got {args.min_face}.")
     if args.min_neighbors < 1:

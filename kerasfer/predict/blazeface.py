@@ -145,16 +145,8 @@ class BlazeFaceDetector:
         Returns:
             `Detections`.
         """
-        import cv2
-
         image = _rgb(image)
-        height, width = image.shape[:2]
-        scale = self.size / max(height, width)
-        resized_h, resized_w = max(1, round(height * scale)), max(1, round(width * scale))
-        pad_y, pad_x = (self.size - resized_h) // 2, (self.size - resized_w) // 2
-        canvas = np.zeros((self.size, self.size, 3), np.float32)  # letterbox: the image keeps its aspect ratio
-        canvas[pad_y:pad_y + resized_h, pad_x:pad_x + resized_w] = cv2.resize(
-            image, (resized_w, resized_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        canvas, scale, (pad_x, pad_y) = letterbox(image, self.size)
         self.interpreter.set_tensor(self._input, (canvas / 127.5 - 1.0)[None])
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self._boxes)[0]
@@ -177,6 +169,32 @@ class BlazeFaceDetector:
         eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])  # image-left first
         large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
         return Detections(boxes[large], scores[large].astype(np.float32), eyes[large].astype(np.float32))
+
+
+def letterbox(image, size: int):
+    """`image` scaled to fit a `size` square (pillow's antialiased bilinear), centred on black.
+
+    Pillow, not OpenCV, so that `export/run_tflite.py` (which may only use pillow) feeds the detector
+    the same pixels and finds the same boxes.
+
+    Args:
+        image: uint8 RGB (H, W, 3).
+        size: the square's side.
+
+    Returns:
+        ``(canvas, scale, (pad_x, pad_y))``: float32 (size, size, 3) pixels 0..255, the scale
+        applied, and where the image starts in the square.
+    """
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    resized_w, resized_h = max(1, round(width * scale)), max(1, round(height * scale))
+    pad_x, pad_y = (size - resized_w) // 2, (size - resized_h) // 2
+    canvas = np.zeros((size, size, 3), np.float32)
+    canvas[pad_y:pad_y + resized_h, pad_x:pad_x + resized_w] = np.asarray(
+        Image.fromarray(image).resize((resized_w, resized_h), Image.BILINEAR), np.float32)
+    return canvas, scale, (pad_x, pad_y)
 
 
 def weighted_nms(corners, scores, keypoints, iou: float):
