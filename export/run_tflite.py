@@ -6,7 +6,12 @@ executable specification of the pre- and post-processing in README.md:
 
     python export/run_tflite.py model.tflite face1.png face2.jpg [--sidecar model.json] [--threads 1]
 
-prints one line per image: ``path<TAB>label<TAB>probability``.
+prints one line per image: ``path<TAB>label<TAB>probability``. With ``--detector
+face_detector.tflite`` (written by `kerasfer export` beside the model, with its sidecar
+``face_detector.json``) the images are whole photos: every face is found (BlazeFace), cropped with
+its eyes levelled and classified, one line per face:
+``path<TAB>face<TAB>x<TAB>y<TAB>w<TAB>h<TAB>label<TAB>probability`` — the boxes and labels of
+`kerasfer predict` on the same photos.
 """
 
 from __future__ import annotations
@@ -53,10 +58,18 @@ def preprocess(image_path, meta: dict) -> np.ndarray:
     """
     spec = meta["input"]
     with Image.open(image_path) as image:
-        image = image.convert("L" if spec["channels"] == 1 else "RGB")
+        image = image.convert("RGB")
         if image.size != (spec["width"], spec["height"]):
             image = image.resize((spec["width"], spec["height"]), Image.BILINEAR)
-        pixels = np.asarray(image, dtype=np.float32)
+        return input_tensor(np.asarray(image), meta)
+
+
+def input_tensor(rgb: np.ndarray, meta: dict) -> np.ndarray:
+    """An RGB uint8 crop of the model's size → the input tensor: grey if asked, raw pixels, quantized if int."""
+    spec = meta["input"]
+    pixels = np.asarray(rgb, dtype=np.float32)
+    if spec["channels"] == 1:  # luminance as pillow's "L" and OpenCV's RGB2GRAY: 0.299 R + 0.587 G + 0.114 B
+        pixels = np.asarray(Image.fromarray(np.asarray(rgb, np.uint8)).convert("L"), dtype=np.float32)
     pixels = pixels.reshape(1, spec["height"], spec["width"], spec["channels"])
     dtype = np.dtype(spec["dtype"])
     if np.issubdtype(dtype, np.integer):
@@ -98,7 +111,11 @@ class Runner:
 
     def probabilities(self, image_path) -> np.ndarray:
         """Class probabilities of one image file, in the sidecar's label order."""
-        self.interpreter.set_tensor(self.input["index"], preprocess(image_path, self.meta))
+        return self.probabilities_of(preprocess(image_path, self.meta))
+
+    def probabilities_of(self, tensor: np.ndarray) -> np.ndarray:
+        """Class probabilities of one input tensor (`input_tensor`)."""
+        self.interpreter.set_tensor(self.input["index"], tensor)
         self.interpreter.invoke()
         return postprocess(self.interpreter.get_tensor(self.output["index"]), self.meta)
 
@@ -109,6 +126,145 @@ class Runner:
         return self.meta["labels"][best], float(probs[best]), probs
 
 
+# ------------------------------------------------------------------------------------ face detection
+class FaceDetector:
+    """The BlazeFace `.tflite` of ``kerasfer export`` and its sidecar: `detect(rgb)` → boxes and eyes.
+
+    Args:
+        model_path: ``face_detector.tflite``.
+        sidecar_path: its sidecar (default: beside it, ``face_detector.json``).
+        num_threads: interpreter threads.
+    """
+
+    def __init__(self, model_path, sidecar_path=None, num_threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        payload = check_tflite_file(model_path)
+        path = Path(sidecar_path) if sidecar_path else Path(model_path).with_suffix(".json")
+        self.meta = json.loads(path.read_text())
+        if self.meta.get("format") != "kerasfer-face-detector-sidecar":
+            raise ValueError(f"{path} is not a kerasfer face-detector sidecar (format={self.meta.get('format')!r}).")
+        self.interpreter = Interpreter(model_content=payload, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.size = int(self.meta["input"]["height"])
+        outputs = {int(d["shape"][-1]): d["index"] for d in self.interpreter.get_output_details()}
+        self._boxes, self._scores = outputs[16], outputs[1]
+        self.anchors = self._anchors(self.meta["anchors"])
+
+    def _anchors(self, spec) -> np.ndarray:
+        """Anchor centres (N, 2): consecutive layers with one stride share a grid, row-major cells."""
+        strides, centres, i = spec["strides"], [], 0
+        while i < len(strides):
+            j = i
+            while j < len(strides) and strides[j] == strides[i]:
+                j += 1
+            cells = self.size // strides[i]
+            grid = (np.arange(cells) + spec["offset"]) / cells
+            ys, xs = np.meshgrid(grid, grid, indexing="ij")
+            centres.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), (j - i) * spec["per_layer"], axis=0))
+            i = j
+        return np.concatenate(centres).astype(np.float32)
+
+    def detect(self, rgb: np.ndarray, min_face: int = 40):
+        """(boxes (K, 4) int x, y, w, h; eyes (K, 2, 2) image-left eye first) of the faces in an RGB uint8 image."""
+        height, width = rgb.shape[:2]
+        scale = self.size / max(height, width)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        pad_x, pad_y = (self.size - new_w) // 2, (self.size - new_h) // 2
+        canvas = np.zeros((self.size, self.size, 3), np.float32)
+        canvas[pad_y:pad_y + new_h, pad_x:pad_x + new_w] = np.asarray(
+            Image.fromarray(rgb).resize((new_w, new_h), Image.BILINEAR), np.float32)
+        self.interpreter.set_tensor(self.interpreter.get_input_details()[0]["index"], (canvas / 127.5 - 1.0)[None])
+        self.interpreter.invoke()
+        raw = self.interpreter.get_tensor(self._boxes)[0]
+        scores = 1 / (1 + np.exp(-np.clip(self.interpreter.get_tensor(self._scores)[0, :, 0], -80, 80)))
+        keep = scores >= self.meta["min_score"]
+        values, scores, anchors = raw[keep] / self.size, scores[keep], self.anchors[keep]
+        centre, half = values[:, :2] + anchors, values[:, 2:4] / 2
+        corners = np.concatenate([centre - half, centre + half], axis=1)
+        keypoints = values[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]
+        corners, keypoints = _weighted_nms(corners, scores, keypoints, self.meta["nms_iou"])
+        offset = np.array([pad_x, pad_y])
+        top_left = (corners[:, :2] * self.size - offset) / scale
+        bottom_right = (corners[:, 2:] * self.size - offset) / scale
+        boxes = np.round(np.concatenate([top_left, bottom_right - top_left], axis=1)).astype(np.int64)
+        eyes = (keypoints[:, :2] * self.size - offset) / scale
+        eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])
+        large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
+        return boxes[large], eyes[large]
+
+
+def _weighted_nms(corners, scores, keypoints, iou):
+    """Each cluster of overlapping detections (IoU > `iou` with its best) → its score-weighted mean, best first."""
+    order = np.argsort(-scores, kind="stable")
+    corners, scores, keypoints = corners[order], scores[order], keypoints[order]
+    left = np.ones(len(scores), bool)
+    out_corners, out_keypoints = [], []
+    for i in range(len(scores)):
+        if not left[i]:
+            continue
+        x0, y0 = np.maximum(corners[i, 0], corners[:, 0]), np.maximum(corners[i, 1], corners[:, 1])
+        x1, y1 = np.minimum(corners[i, 2], corners[:, 2]), np.minimum(corners[i, 3], corners[:, 3])
+        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        areas = (corners[:, 2] - corners[:, 0]) * (corners[:, 3] - corners[:, 1])
+        members = left & (inter / np.maximum(areas[i] + areas - inter, 1e-12) > iou)
+        members[i] = True
+        w = scores[members][:, None]
+        out_corners.append((corners[members] * w).sum(axis=0) / w.sum())
+        out_keypoints.append((keypoints[members] * w[:, :, None]).sum(axis=0) / w.sum())
+        left &= ~members
+    if not out_corners:
+        return np.zeros((0, 4)), np.zeros((0, 6, 2))
+    return np.stack(out_corners), np.stack(out_keypoints)
+
+
+def align_crop(rgb: np.ndarray, box, eyes, *, margin: float, height: int, width: int) -> np.ndarray:
+    """The face's square (grown by `margin` each side), turned so the eyes are level, resized: uint8 RGB.
+
+    The geometry of `kerasfer.predict.crop_faces`: rotate about the box centre by the eyes' angle and
+    scale the square to the output in one affine map; outside the photo the border pixels repeat.
+    """
+    x, y, w, h = (float(v) for v in box)
+    (lx, ly), (rx, ry) = eyes
+    angle = np.arctan2(ry - ly, rx - lx)
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    s = min(height, width) / side
+    a, b = s * np.cos(angle), s * np.sin(angle)
+    # output (u, v) = M (x, y, 1), as OpenCV's getRotationMatrix2D + the move to the output centre
+    forward = np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
+                        [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])
+    inverse = np.linalg.inv(forward)  # output pixel (u, v) -> photo pixel (x, y)
+    corners = inverse @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], float)
+    pad = int(np.ceil(max(0.0, -corners[0].min(), -corners[1].min(), corners[0].max() - rgb.shape[1],
+                          corners[1].max() - rgb.shape[0]))) + 2
+    padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")  # the border repeats, as OpenCV's REPLICATE
+    # pillow samples output pixel (i, j) at (i + 0.5, j + 0.5) and puts input pixel centres at +0.5; OpenCV maps
+    # integer positions: shift both ways (and by the padding) so the two sample the same points
+    to_pillow = np.array([[1, 0, pad + 0.5], [0, 1, pad + 0.5], [0, 0, 1]])
+    from_pillow = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]])
+    coefficients = (to_pillow @ inverse @ from_pillow)[:2].ravel()
+    image = Image.fromarray(padded).transform((width, height), Image.AFFINE, tuple(coefficients),
+                                              resample=Image.BILINEAR)
+    return np.asarray(image)
+
+
+def classify_faces(runner: "Runner", detector: FaceDetector, image_path, *, min_face: int = 40):
+    """[(face, box, label, probability)] of every face in one photo: detect → align → crop → classify."""
+    with Image.open(image_path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    boxes, eyes = detector.detect(rgb, min_face=min_face)
+    margin = detector.meta["crop"]["margin"]
+    spec = runner.meta["input"]
+    rows = []
+    for index, (box, pair) in enumerate(zip(boxes, eyes)):
+        crop = align_crop(rgb, box, pair, margin=margin, height=spec["height"], width=spec["width"])
+        probs = runner.probabilities_of(input_tensor(crop, runner.meta))
+        best = int(np.argmax(probs))
+        rows.append((index, tuple(int(v) for v in box), runner.meta["labels"][best], float(probs[best])))
+    return rows
+
+
 def main(argv=None) -> int:
     """Command line: classify image files; exit 2 on a bad model file."""
     parser = argparse.ArgumentParser(description="Classify face images with a kerasfer .tflite model (LiteRT).")
@@ -116,12 +272,20 @@ def main(argv=None) -> int:
     parser.add_argument("images", nargs="+", help="image files (any format pillow reads)")
     parser.add_argument("--sidecar", help="sidecar JSON (default: the model path with .json)")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default: 1)")
+    parser.add_argument("--detector", help="face_detector.tflite: find, align and classify every face of whole photos")
+    parser.add_argument("--min-face", type=int, default=40, help="with --detector: smallest face side in pixels")
     args = parser.parse_args(argv)
     try:
         runner = Runner(args.model, args.sidecar, args.threads)
-    except (NotATFLiteModel, ValueError, FileNotFoundError) as err:
+        detector = None if args.detector is None else FaceDetector(args.detector, num_threads=args.threads)
+    except (NotATFLiteModel, ValueError, FileNotFoundError, KeyError) as err:
         print(f"run_tflite: error: {err}", file=sys.stderr)
         return 2
+    if detector is not None:
+        for path in args.images:
+            for face, (x, y, w, h), label, prob in classify_faces(runner, detector, path, min_face=args.min_face):
+                print(f"{path}\t{face}\t{x}\t{y}\t{w}\t{h}\t{label}\t{prob:.4f}")
+        return 0
     for path in args.images:
         label, prob, _ = runner.classify(path)
         print(f"{path}\t{label}\t{prob:.4f}")

@@ -20,6 +20,9 @@ def register(subparsers):
     p.add_argument("--qat-epochs", type=int, default=0, help="quantization-aware fine-tuning epochs (int8 only)")
     p.add_argument("--prune", type=float, default=None, metavar="SPARSITY", help="magnitude-prune to this sparsity")
     p.add_argument("--int8-io", choices=("uint8", "int8"), default="uint8", help="int8 model IO type")
+    p.add_argument("--detector", choices=("blazeface", "none"), default="blazeface",
+                   help="also write the phone's face detector: face_detector.tflite (BlazeFace full-range, what "
+                        "`kerasfer predict` runs) and its sidecar face_detector.json (default: %(default)s)")
     p.add_argument("--no-int8-rewrite", dest="int8_rewrite", action="store_false",
                    help="convert int8 without first rewriting the graph to quantize better (see README)")
     return p
@@ -76,6 +79,13 @@ def run(args) -> int:
     steps.update()
     steps.close()
     print(summary_table(result))
-    write_json(out / "metrics.json", {"mode": meta["mode"], "sidecar": meta, **result})
-    print(f"\nwrote {path}, {path.with_suffix('.json')} and {out / 'metrics.json'}")
+    detector = None
+    if args.detector == "blazeface":
+        from kerasfer.export.detector import write_detector
+
+        detector = write_detector(out)
+    write_json(out / "metrics.json", {"mode": meta["mode"], "sidecar": meta, **result,
+                                      "detector": None if detector is None else detector.name})
+    also = "" if detector is None else f", {detector} with {detector.with_suffix('.json').name}"
+    print(f"\nwrote {path}, {path.with_suffix('.json')}{also} and {out / 'metrics.json'}")
     return 0

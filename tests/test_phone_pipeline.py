@@ -1,0 +1,85 @@
+"""The phone's whole chain: `kerasfer export` writes BlazeFace beside the classifier, and the TF-free
+`export/run_tflite.py --detector` finds, aligns and classifies the faces of a photo as `kerasfer predict` does."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from test_predict import make_scene, models, write_rgb  # noqa: F401  (the models fixture)
+
+from kerasfer.export.detector import DETECTOR_FORMAT, write_detector
+from kerasfer.predict import predict_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _runner():
+    spec = importlib.util.spec_from_file_location("run_tflite", ROOT / "export" / "run_tflite.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Three photos: the astronaut in a scene, turned 20°, and two faces side by side."""
+    folder = tmp_path_factory.mktemp("photos")
+    scene, _ = make_scene()
+    astronaut = skimage.data.astronaut()
+    tilted = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((220, 110), 20, 1.0), (512, 512),
+                            borderMode=cv2.BORDER_REPLICATE)
+    pair = np.concatenate([astronaut, cv2.flip(astronaut, 1)], axis=1)
+    return [write_rgb(folder / f"{name}.png", image)
+            for name, image in (("scene", scene), ("tilted", tilted), ("pair", pair))]
+
+
+def test_the_detector_sidecar_describes_the_model(tmp_path):
+    path = write_detector(tmp_path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["format"] == DETECTOR_FORMAT and meta["input"]["height"] == 192
+    assert meta["anchors"] == {**meta["anchors"], "strides": [4], "per_layer": 1, "offset": 0.5}
+    assert meta["min_score"] == 0.5 and meta["crop"]["margin"] == 0.2 and len(meta["sha256"]) == 64
+    assert path.read_bytes()[4:8] == b"TFL3"
+
+
+def test_runner_finds_the_same_boxes_and_labels_as_kerasfer_predict(models, photos, tmp_path):  # noqa: F811
+    detector_path = write_detector(tmp_path)
+    module = _runner()
+    runner, detector = module.Runner(models["tflite"]), module.FaceDetector(detector_path)
+    table = predict_paths(photos, models["tflite"], progress=False)
+    assert len(table) == 4  # one, one and two faces
+    for photo in photos:
+        ours = table[table["file"] == str(photo)]
+        theirs = module.classify_faces(runner, detector, photo)
+        assert [box for _, box, _, _ in theirs] == [tuple(row) for row in ours[["x", "y", "w", "h"]].to_numpy()]
+        assert [label for _, _, label, _ in theirs] == ours["emotion"].tolist()
+        np.testing.assert_allclose([p for *_, p in theirs], ours["probability"], atol=0.03)
+
+
+def test_runner_command_line_with_the_detector_is_tf_free(models, photos, tmp_path):  # noqa: F811
+    detector_path = write_detector(tmp_path)
+    code = ("import runpy, sys; sys.argv = ['run_tflite.py'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_path(%r, run_name='__main__')\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "print('TF_LOADED' if 'tensorflow' in sys.modules or 'kerasfer' in sys.modules else 'TF_FREE')"
+            % str(ROOT / "export" / "run_tflite.py"))
+    proc = subprocess.run([sys.executable, "-c", code, str(models["tflite"]), str(photos[2]), "--detector",
+                           str(detector_path)], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == "TF_FREE" and len(lines) == 3  # two faces, then the check
+    path, face, x, y, w, h, label, prob = lines[0].split("\t")
+    assert path == str(photos[2]) and face == "0" and int(w) > 40 and 0 < float(prob) <= 1
+    bad = tmp_path / "not_a_detector.json"
+    bad.write_text(json.dumps({"format": "something else"}))
+    (tmp_path / "other.tflite").write_bytes(detector_path.read_bytes())
+    (tmp_path / "other.json").write_text(bad.read_text())
+    proc = subprocess.run([sys.executable, str(ROOT / "export" / "run_tflite.py"), str(models["tflite"]),
+                           str(photos[0]), "--detector", str(tmp_path / "other.tflite")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a kerasfer face-detector sidecar" in proc.stderr
