@@ -1,7 +1,6 @@
 """The phone's whole chain: `kerasfer export` writes BlazeFace beside the classifier, and the TF-free
 `export/run_tflite.py --detector` finds, aligns and classifies the faces of a photo as `kerasfer predict` does."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,19 +10,13 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+from test_export import _load_runner
 from test_predict import make_scene, models, write_rgb  # noqa: F401  (the models fixture)
 
 from kerasfer.export.detector import DETECTOR_FORMAT, write_detector
 from kerasfer.predict import predict_paths
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _runner():
-    spec = importlib.util.spec_from_file_location("run_tflite", ROOT / "export" / "run_tflite.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +43,7 @@ def test_the_detector_sidecar_describes_the_model(tmp_path):
 
 def test_runner_finds_the_same_boxes_and_labels_as_kerasfer_predict(models, photos, tmp_path):  # noqa: F811
     detector_path = write_detector(tmp_path)
-    module = _runner()
+    module = _load_runner()
     runner, detector = module.Runner(models["tflite"]), module.FaceDetector(detector_path)
     table = predict_paths(photos, models["tflite"], progress=False)
     assert len(table) == 4  # one, one and two faces

@@ -244,12 +244,18 @@ def shared_detector(model: str = DEFAULT_MODEL) -> BlazeFaceDetector:
     return BlazeFaceDetector(model)
 
 
-def _rgb(image) -> np.ndarray:
-    """Check a uint8 RGB/grey image and return it as (H, W, 3)."""
+def checked_image(image) -> np.ndarray:
+    """`image` as an array, checked to be uint8 (H, W), (H, W, 1) or (H, W, 3) RGB (ValueError otherwise)."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
         raise ValueError(f"`image` must be a uint8 array (H, W), (H, W, 1) or (H, W, 3) RGB; "
                          f"got {image.dtype} {image.shape}.")
+    return image
+
+
+def _rgb(image) -> np.ndarray:
+    """A checked uint8 RGB/grey image as (H, W, 3)."""
+    image = checked_image(image)
     if image.ndim == 2:
         image = image[..., None]
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image

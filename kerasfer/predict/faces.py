@@ -39,10 +39,9 @@ def _grey(image) -> np.ndarray:
     """Check an RGB/grey uint8 image and return it as a 2-D grey array."""
     import cv2
 
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3)):
-        raise ValueError(f"`image` must be a uint8 array (H, W), (H, W, 1) or (H, W, 3) RGB; "
-                         f"got {image.dtype} {image.shape}.")
+    from kerasfer.predict.blazeface import checked_image
+
+    image = checked_image(image)
     if image.ndim == 2:
         return image
     return image[..., 0] if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
