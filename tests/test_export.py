@@ -297,6 +297,12 @@ def test_cli_export_prints_table_and_writes_metrics(tmp_path, capsys):
                  "--n-calibration", "32", "--no-int8-rewrite"]) == 0
     assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["sidecar"]["int8_rewrite"] is False
     assert (out / "model_int8.tflite").exists() and (out / "model_int8.json").exists()
+    assert (out / "face_detector.tflite").exists() and metrics["detector"] == "face_detector.tflite"
+    card = (out / "MODEL_CARD.md").read_text()
+    for heading in ("## Intended use", "## Out of scope", "## Training data", "## Verification", "## Caveats"):
+        assert heading in card
+    assert "lie detection" in card.lower() and "| skin=dark" in card and "Not recorded" in card
+    assert f"{100 * metrics['agreement']:.2f} %" in card
     assert main(["export", "--model", str(tmp_path / "missing.keras"), "--out", str(out)]) == 2
 
 
@@ -337,3 +343,27 @@ def test_exports_keep_their_interface_but_not_the_keras_tensor_names(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 1)).astype("float32")
     outputs = [next(iter(interpreter.get_signature_runner()(image=image).values())) for interpreter in (before, after)]
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_model_card_reads_the_training_run_and_marks_small_groups(tmp_path):
+    from kerasfer.export.model_card import render_model_card, training_metrics
+
+    (tmp_path / "metrics.json").write_text(json.dumps({
+        "model": "fairvae", "reweight_attribute": "skin", "accuracy": 0.8, "worst_group": "skin=dark",
+        "worst_group_accuracy": 0.65, "label_noise": {"attribute": "skin"},
+        "gaps": {"skin": {"equalized_odds_difference": 0.42, "groups_compared": 3}}}))
+    training = training_metrics(tmp_path / "model.keras")
+    assert training["model"] == "fairvae" and training_metrics(tmp_path / "elsewhere" / "m.keras") is None
+    sidecar = {"mode": "int8", "input": {"height": 64, "width": 64, "channels": 1, "color": "grey"},
+               "output": {"kind": "probabilities"}, "source_model_sha256": "ab12"}
+    verification = {"n": 120, "agreement": 0.975, "keras_accuracy": 0.8, "tflite_accuracy": 0.79,
+                    "accuracy_delta": -0.01, "worst_group": "skin=dark", "worst_group_delta": -0.02,
+                    "worst_group_flag": True, "size_bytes": 90_000, "latency_ms_median": 0.4,
+                    "per_group": {"skin": {"light": {"keras": 0.9, "tflite": 0.9, "delta": 0.0, "count": 100},
+                                           "dark": {"keras": 0.6, "tflite": 0.55, "delta": -0.05, "count": 20}}}}
+    card = render_model_card(model_name="m.tflite", model_kind="FairVAE", labels=["a", "b"], sidecar=sidecar,
+                             verification=verification, data="synthfaces", training=training)
+    assert "Trained as `fairvae` by `kerasfer train`, loss reweighted by skin × emotion." in card
+    assert "Equalized-odds difference across skin: 0.420 (3 groups of 30+ test faces)." in card
+    assert "| skin=dark (under 30 faces) | 20 |" in card and "more than 1 point lost" in card
+    assert "| skin=light | 100 | 90.0 % [82.6, 94.5]" in card  # Wilson interval of 90/100

@@ -86,6 +86,12 @@ def run(args) -> int:
         detector = write_detector(out)
     write_json(out / "metrics.json", {"mode": meta["mode"], "sidecar": meta, **result,
                                       "detector": None if detector is None else detector.name})
+    from kerasfer.export.model_card import training_metrics, write_model_card
+
+    card = write_model_card(out / "MODEL_CARD.md", model_name=path.name, model_kind=type(model).__name__,
+                            labels=meta["labels"], sidecar=meta, verification=result, data=args.data,
+                            training=training_metrics(args.model),
+                            detector=None if detector is None else f"{detector.name} (BlazeFace full-range)")
     also = "" if detector is None else f", {detector} with {detector.with_suffix('.json').name}"
-    print(f"\nwrote {path}, {path.with_suffix('.json')}{also} and {out / 'metrics.json'}")
+    print(f"\nwrote {path}, {path.with_suffix('.json')}{also}, {card} and {out / 'metrics.json'}")
     return 0
