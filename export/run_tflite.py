@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -191,7 +192,7 @@ class FaceDetector:
         eyes = (keypoints[:, :2] * self.size - offset) / scale
         eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])
         large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
-        return boxes[large], eyes[large]
+        return boxes[large], eyes[large].astype(np.float32)
 
 
 def _weighted_nms(corners, scores, keypoints, iou):
@@ -221,16 +222,17 @@ def _weighted_nms(corners, scores, keypoints, iou):
 def align_crop(rgb: np.ndarray, box, eyes, *, margin: float, height: int, width: int) -> np.ndarray:
     """The face's square (grown by `margin` each side), turned so the eyes are level, resized: uint8 RGB.
 
-    The geometry of `kerasfer.predict.crop_faces`: rotate about the box centre by the eyes' angle and
-    scale the square to the output in one affine map; outside the photo the border pixels repeat.
+    The geometry and the pixels of `kerasfer.predict.crop_faces`: rotate about the box centre by the
+    eyes' angle and scale the square to the output in one affine map (bilinear); outside the photo the
+    border pixels repeat.
     """
     x, y, w, h = (float(v) for v in box)
-    (lx, ly), (rx, ry) = eyes
-    angle = np.arctan2(ry - ly, rx - lx)
+    (lx, ly), (rx, ry) = np.asarray(eyes, np.float64)
+    angle = math.radians(math.degrees(math.atan2(ry - ly, rx - lx)))  # through degrees, as kerasfer rounds it
     side = max(w, h) * (1 + 2 * margin)
     cx, cy = x + w / 2, y + h / 2
     s = min(height, width) / side
-    a, b = s * np.cos(angle), s * np.sin(angle)
+    a, b = s * math.cos(angle), s * math.sin(angle)
     # output (u, v) = M (x, y, 1), as OpenCV's getRotationMatrix2D + the move to the output centre
     forward = np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
                         [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])

@@ -156,14 +156,15 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
     """Square, optionally eye-levelled crops of the faces in `boxes`, resized for a model.
 
     Each crop is the box's square grown by `margin` of its side on every edge, rotated about the
-    face centre so the eyes are level (`eye_angle`), and resized in one affine warp; parts outside
-    the image repeat the border pixels, so faces at the edge still give a full crop.
+    face centre so the eyes are level, and resized in one affine warp (pillow, bilinear); parts
+    outside the image repeat the border pixels, so faces at the edge still give a full crop. The
+    phone's reference runner (`export/run_tflite.py`, ``align_crop``) computes the same pixels.
 
     Args:
         image: uint8 RGB (H, W, 3) or grey image.
-        boxes: (K, 4) ``(x, y, w, h)`` boxes, e.g. from `detect_faces`.
+        boxes: (K, 4) ``(x, y, w, h)`` boxes, e.g. from `find_faces`.
         size: output side, or ``(height, width)``.
-        channels: 3 (RGB) or 1 (grey), the model's input channels.
+        channels: 3 (RGB) or 1 (grey: pillow's "L", 0.299 R + 0.587 G + 0.114 B), the model's input channels.
         margin: extra context on each side, as a fraction of the box side.
         align: level the eyes (from `eyes`, else found with the eye cascade when both are).
         eyes: optional (K, 2, 2) eye positions per box, image-left eye first (BlazeFace's keypoints).
@@ -171,35 +172,53 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
     Returns:
         uint8 array (K, height, width, channels).
     """
-    import cv2
+    from PIL import Image
+
+    from kerasfer.predict.blazeface import _rgb
 
     if channels not in (1, 3):
         raise ValueError(f"`channels` must be 1 or 3; got {channels!r}.")
     if not 0 <= margin <= 1:
         raise ValueError(f"`margin` must be in [0, 1]; got {margin!r}.")
     height, width = (size, size) if np.isscalar(size) else (int(size[0]), int(size[1]))
-    image = np.asarray(image)
-    grey = _grey(image)
-    source = grey if channels == 1 or image.ndim == 2 or image.shape[2] == 1 else image
+    rgb = _rgb(image)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if eyes is not None and np.shape(eyes) != (len(boxes), 2, 2):
         raise ValueError(f"`eyes` must be (K, 2, 2) for the {len(boxes)} boxes; got shape {np.shape(eyes)}.")
     crops = np.zeros((len(boxes), height, width, channels), np.uint8)
     for i, (x, y, w, h) in enumerate(boxes):
-        side = max(w, h) * (1 + 2 * margin)
-        cx, cy = x + w / 2, y + h / 2
         angle = 0.0
         if align:
-            angle = eye_angle(grey, (x, y, w, h)) if eyes is None else _level_angle(eyes[i])
-        # One warp: rotate about the face centre, scale the square to the output, move it to the origin.
-        matrix = cv2.getRotationMatrix2D((cx, cy), angle, min(height, width) / side)
-        matrix[0, 2] += width / 2 - cx
-        matrix[1, 2] += height / 2 - cy
-        crop = cv2.warpAffine(source, matrix, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-        if crop.ndim == 2:
-            crop = crop[..., None]
-        crops[i] = crop if crop.shape[2] == channels else np.repeat(crop, channels, axis=2)
+            angle = eye_angle(rgb, (x, y, w, h)) if eyes is None else _level_angle(eyes[i])
+        crop = _rotated_square(rgb, (x + w / 2, y + h / 2), max(w, h) * (1 + 2 * margin), angle, height, width)
+        crops[i] = np.asarray(Image.fromarray(crop).convert("L"))[..., None] if channels == 1 else crop
     return crops
+
+
+def _rotated_square(rgb, centre, side: float, angle: float, height: int, width: int) -> np.ndarray:
+    """The `side`-pixel square about `centre`, turned by `angle` degrees, warped to height × width (uint8 RGB).
+
+    The map is OpenCV's ``getRotationMatrix2D(centre, angle, scale)`` plus the move to the output's
+    centre; pillow samples it (bilinear) from the image padded with its own border pixels.
+    """
+    from PIL import Image
+
+    cx, cy = centre
+    scale = min(height, width) / side
+    a, b = scale * math.cos(math.radians(angle)), scale * math.sin(math.radians(angle))
+    forward = np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
+                        [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])
+    inverse = np.linalg.inv(forward)  # output pixel -> image pixel
+    corners = inverse @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], float)
+    pad = int(np.ceil(max(0.0, -corners[0].min(), -corners[1].min(), corners[0].max() - rgb.shape[1],
+                          corners[1].max() - rgb.shape[0]))) + 2
+    padded = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    # pillow samples output pixel (i, j) at its centre and puts input pixel centres at +0.5
+    to_pillow = np.array([[1, 0, pad + 0.5], [0, 1, pad + 0.5], [0, 0, 1]])
+    from_pillow = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]])
+    coefficients = (to_pillow @ inverse @ from_pillow)[:2].ravel()
+    return np.asarray(Image.fromarray(padded).transform((width, height), Image.AFFINE, tuple(coefficients),
+                                                        resample=Image.BILINEAR))
 
 
 def _level_angle(eyes) -> float:
