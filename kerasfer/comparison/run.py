@@ -97,7 +97,7 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
     Raises:
         ValueError: an unknown method, bad settings, or data without labels or the attribute.
     """
-    from kerasfer.models.groups import attribute_names
+    from kerasfer.models.groups import attribute_names, default_attribute
 
     methods = check_methods(methods)
     if not isinstance(seeds, int) or seeds < 1:
@@ -112,7 +112,7 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
     if attribute is None:
         if not train.attribute_names:
             raise ValueError("compare needs a protected attribute; the training data has none.")
-        attribute = "skin" if "skin" in train.attributes else train.attribute_names[0]
+        attribute = default_attribute(train.attribute_names)
     for name in attribute_names(attribute):
         train.check_attribute(name)
         test.check_attribute(name)
@@ -269,13 +269,9 @@ class _Progress:
 
     def __enter__(self):
         if self.style in ("bar", "notebook"):
-            import warnings
+            from kerasfer.utils.progress import auto_bar
 
-            from tqdm.auto import tqdm
-
-            with warnings.catch_warnings():  # tqdm.auto without ipywidgets warns, then draws text
-                warnings.simplefilter("ignore")
-                self.bar = tqdm(total=self.total, unit="run", desc="compare")
+            self.bar = auto_bar(total=self.total, unit="run", desc="compare")
         return self
 
     def describe(self, text: str):

@@ -16,13 +16,11 @@ import warnings
 import numpy as np
 
 from kerasfer.fairness.audit import audit_predictions
-
-#: groups with fewer test faces than this take no part in a gap (as in the audit)
-MIN_COUNT = 30
+from kerasfer.fairness.groups import SUMMARY_MIN_COUNT
 
 
 def seed_mean_intervals(y_true, predictions, groups, group_names, label_names, *, n_boot: int = 200,
-                        seed: int = 0, level: float = 0.95, min_count: int = MIN_COUNT) -> dict:
+                        seed: int = 0, level: float = 0.95, min_count: int = SUMMARY_MIN_COUNT) -> dict:
     """Seed-mean accuracy, worst-group accuracy and equalized-odds difference with CIs.
 
     Args:

@@ -30,7 +30,7 @@ from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
 from kerasfer.models.heads import build_au_head, build_emotion_head
-from kerasfer.models.groups import group_count, group_index, group_sizes
+from kerasfer.models.groups import default_attribute, group_count, group_index, group_sizes
 from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise
 from kerasfer.models.layers import GradientReversal, Sampling
 from kerasfer.models.losses import au_loss, emotion_loss, replica_mean, weighted_mean
@@ -445,9 +445,7 @@ class FairVAE(keras.Model):
 def default_label_noise(protected: dict, head: str = "emotion"):
     """What ``label_noise="auto"`` resolves to: ``"skin"`` if protected, else the first protected
     attribute; None for the AU head or without protected attributes."""
-    if head != "emotion" or not protected:
-        return None
-    return "skin" if "skin" in protected else next(iter(protected))
+    return default_attribute(protected or ()) if head == "emotion" else None
 
 
 def _replicas():

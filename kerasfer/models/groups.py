@@ -16,6 +16,13 @@ from keras import ops
 from kerasfer.models.batch import group_indices
 
 
+def default_attribute(names):
+    """The protected attribute a group-aware method works on when none is named: ``"skin"`` when it is
+    among `names`, else the first of them; None when there are none."""
+    names = list(names)
+    return "skin" if "skin" in names else (names[0] if names else None)
+
+
 def attribute_names(spec, argument: str = "attribute") -> tuple[str, ...]:
     """The attribute(s) a setting names: ``"skin"`` → ``("skin",)``; a list → its tuple; None → ().
 

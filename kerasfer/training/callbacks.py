@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from kerasfer.utils.io import write_json
-from kerasfer.utils.progress import progress_style
+from kerasfer.utils.progress import auto_bar, progress_style
 
 #: FairVAE's loss terms in the order of its loss formula; a tie is reported in this order.
 LOSS_TERMS = ("reconstruction", "kl", "adversary", "alignment", "classification")
@@ -55,13 +55,7 @@ class EpochProgressBar(keras.callbacks.Callback):
         self._bar = None
 
     def on_train_begin(self, logs=None):
-        import warnings
-
-        from tqdm.auto import tqdm
-
-        with warnings.catch_warnings():  # tqdm.auto without ipywidgets warns, then draws text: fine
-            warnings.simplefilter("ignore")
-            self._bar = tqdm(total=self.epochs, desc=self.description, unit="epoch")
+        self._bar = auto_bar(total=self.epochs, desc=self.description, unit="epoch")
 
     def on_epoch_end(self, epoch, logs=None):
         if self._bar is None:

@@ -272,14 +272,12 @@ def _method_attribute(name, train_data, attribute):
         An attribute name or a list of them; None when the data has none (an error for the
         group-aware models, which cannot train without one).
     """
-    from kerasfer.models.groups import attribute_names
+    from kerasfer.models.groups import attribute_names, default_attribute
 
     if attribute is None:
-        if not train_data.attribute_names:
-            if name in GROUP_AWARE:
-                raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
-            return None
-        return "skin" if "skin" in train_data.attributes else train_data.attribute_names[0]
+        if not train_data.attribute_names and name in GROUP_AWARE:
+            raise ValueError(f"{name} works on a protected attribute, but the training data has none.")
+        return default_attribute(train_data.attribute_names)
     for each in attribute_names(attribute):
         train_data.check_attribute(each)
     return attribute if isinstance(attribute, str) else list(attribute)

@@ -46,3 +46,22 @@ def progress_style(verbose) -> str:
     if in_notebook():
         return "notebook"
     return "bar" if is_terminal(sys.stdout) else "epochs"
+
+
+def auto_bar(**kwargs):
+    """A `tqdm.auto` bar (a widget in Jupyter, text elsewhere), without the warning tqdm.auto gives
+    when ipywidgets is missing (it then draws text, which is fine).
+
+    Args:
+        **kwargs: passed to `tqdm` (``total``, ``desc``, ``unit``, ...).
+
+    Returns:
+        The bar.
+    """
+    import warnings
+
+    from tqdm.auto import tqdm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tqdm(**kwargs)
