@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# MediaPipe Tasks (TFLite metadata schema, the ImageClassifier check) without its opencv-contrib-python:
+# one OpenCV for the whole install, opencv-python-headless < 5 (setup.cfg's `phone` extra says why)
+MEDIAPIPE := mediapipe>=1.2.3,<2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test test-slow bench install clean browser
@@ -12,7 +15,8 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks,hub]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks,hub,phone]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(MEDIAPIPE)"
 	touch $(STAMP)
 
 install: $(STAMP)

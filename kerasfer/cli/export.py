@@ -23,6 +23,11 @@ def register(subparsers):
     p.add_argument("--detector", choices=("blazeface", "none"), default="blazeface",
                    help="also write the phone's face detector: face_detector.tflite (BlazeFace full-range, what "
                         "`kerasfer predict` runs) and its sidecar face_detector.json (default: %(default)s)")
+    p.add_argument("--model-name", default="kerasfer facial expression classifier",
+                   help="name in the model's TFLite metadata (default: %(default)s)")
+    p.add_argument("--model-version", default="1", help="version in the TFLite metadata (default: %(default)s)")
+    p.add_argument("--author", default="", help="author in the TFLite metadata")
+    p.add_argument("--license", default="", help="licence in the TFLite metadata (e.g. an SPDX id)")
     p.add_argument("--no-int8-rewrite", dest="int8_rewrite", action="store_false",
                    help="convert int8 without first rewriting the graph to quantize better (see README)")
     return p
@@ -48,9 +53,10 @@ def run(args) -> int:
 
     from kerasfer.data.specs import check_data_spec, load_data
     from kerasfer.export import to_tflite, verify
+    from kerasfer.export.metadata import ModelInfo, with_verification
     from kerasfer.export.verify import summary_table
     from kerasfer.models import load_model
-    from kerasfer.utils.io import write_json
+    from kerasfer.utils.io import atomic_write_bytes, write_json
 
     check_data_spec(args.data)  # a bad --data is reported before the model is loaded
     steps = tqdm(total=4, desc="export", unit="step", disable=None)  # shown on a terminal or in Jupyter
@@ -72,10 +78,15 @@ def run(args) -> int:
     path = out / f"model_{args.mode}.tflite"
     meta = to_tflite(model, path, mode=args.mode, representative_data=calibration, qat_epochs=args.qat_epochs,
                      prune=prune, int8_io=args.int8_io, num_calibration=args.n_calibration,
-                     int8_rewrite=args.int8_rewrite, seed=args.seed)
+                     int8_rewrite=args.int8_rewrite, seed=args.seed,
+                     info=ModelInfo(name=args.model_name, version=args.model_version, author=args.author,
+                                    license=args.license))
     steps.update()
     steps.set_postfix_str("verifying in LiteRT")
     result = verify(path, model, test)
+    if meta["metadata"]:  # the description carries the verification summary (graph untouched)
+        atomic_write_bytes(path, with_verification(path.read_bytes(), meta, result))
+        result["size_bytes"] = path.stat().st_size
     steps.update()
     steps.close()
     print(summary_table(result))
@@ -91,7 +102,8 @@ def run(args) -> int:
     card = write_model_card(out / "MODEL_CARD.md", model_name=path.name, model_kind=type(model).__name__,
                             labels=meta["labels"], sidecar=meta, verification=result, data=args.data,
                             training=training_metrics(args.model),
-                            detector=None if detector is None else f"{detector.name} (BlazeFace full-range)")
+                            detector=None if detector is None else f"{detector.name} (BlazeFace full-range)",
+                            author=args.author, license=args.license)
     also = "" if detector is None else f", {detector} with {detector.with_suffix('.json').name}"
     print(f"\nwrote {path}, {path.with_suffix('.json')}{also}, {card} and {out / 'metrics.json'}")
     return 0

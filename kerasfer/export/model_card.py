@@ -35,7 +35,8 @@ CAVEATS = (
 
 
 def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict, verification: dict,
-                      data: str, training: dict | None = None, detector: str | None = None) -> str:
+                      data: str, training: dict | None = None, detector: str | None = None,
+                      author: str = "", license: str = "") -> str:
     """The card as Markdown.
 
     Args:
@@ -47,6 +48,8 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         data: the ``--data`` spec the verification used.
         training: the training run's metrics.json, if found.
         detector: the face detector written beside the model, if any.
+        author: the model's owner (the TFLite metadata's author), if set.
+        license: its licence, if set.
 
     Returns:
         The Markdown text.
@@ -57,8 +60,8 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
     lines = [
         f"# Model card: {model_name}",
         "",
-        f"Written by kerasfer {__version__} on {dt.date.today().isoformat()}. Edit the *Owner* and *Licence* lines "
-        "before you publish the model.",
+        f"Written by kerasfer {__version__} on {dt.date.today().isoformat()}."
+        + ("" if author and license else " Fill in the *Owner* and *Licence* lines before you publish the model."),
         "",
         "## Model details",
         "",
@@ -69,7 +72,10 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         f"- **Output**: {sidecar['output']['kind']} over {len(labels)} labels: {', '.join(labels)}.",
         f"- **Face detector**: {detector or 'none written; the app must crop faces itself'}.",
         f"- **Source weights**: sha256 {sidecar.get('source_model_sha256', 'unknown')}.",
-        "- **Owner**: (fill in)  **Licence**: (fill in)  **Contact**: (fill in)",
+        f"- **Owner**: {author or '(fill in)'}  **Licence**: {license or '(fill in)'}  **Contact**: (fill in)",
+        "- **Metadata**: " + ("TFLite Model Metadata with labels.txt inside the .tflite (Android Studio, MediaPipe "
+                              "Tasks and LiteRT.js read it)." if sidecar.get("metadata") else
+                              "none inside the .tflite (exported without mediapipe); use the sidecar JSON."),
         "",
         "## Intended use",
         "",
@@ -91,6 +97,7 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         f"({100 * v['accuracy_delta']:+.2f} points).",
         f"- Worst group change from quantization: {v['worst_group']} {100 * v['worst_group_delta']:+.2f} points"
         + (" — **more than 1 point lost**." if v["worst_group_flag"] else "."),
+        _mediapipe_line(v.get("mediapipe") or {}),
         "",
         "| group | faces | Keras accuracy [95 % CI] | TFLite accuracy [95 % CI] | quantization change (points) |",
         "|---|---|---|---|---|",
@@ -102,6 +109,15 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         "",
     ]
     return "\n".join(lines)
+
+
+def _mediapipe_line(check: dict) -> str:
+    if not check.get("runtime"):
+        return f"- MediaPipe Tasks: not checked ({check.get('skipped', 'not asked')})."
+    return (f"- In {check['runtime']} (what Android, iOS and web apps load): top-1 agreement "
+            f"{100 * check['agreement_litert']:.2f} % with LiteRT and {100 * check['agreement_keras']:.2f} % with "
+            f"Keras; scores within {check['max_score_difference']:.4f} of LiteRT's; labels "
+            + ("read from the metadata as exported." if check["labels_match"] else "**differ from the export's**."))
 
 
 def write_model_card(path, **fields) -> Path:

@@ -9,9 +9,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kerasfer.constants import EMOTIONS
+from kerasfer.constants import ACTION_UNITS, EMOTIONS
 from kerasfer.export.flatbuffer import shorten_tensor_names
 from kerasfer.export.int8_rewrite import rewrite_for_int8
+from kerasfer.export.mediapipe_check import INSTALL_HINT, mediapipe_available
+from kerasfer.export.metadata import ModelInfo, embed_metadata
 from kerasfer.export.representative import representative_images
 from kerasfer.export.sidecar import PIXEL_RANGE, build_sidecar, sidecar_path, tensor_info, weights_hash
 from kerasfer.models.backbones import backbone_label
@@ -91,8 +93,8 @@ def with_full_pixel_range(calibration: np.ndarray) -> np.ndarray:
 
 
 def to_tflite(model, path, *, mode: str = "float32", representative_data=None, qat_epochs: int = 0,
-              prune=None, int8_io: str = "uint8", num_calibration: int = 256, labels=EMOTIONS,
-              int8_rewrite: bool = True, seed: int = 0) -> dict:
+              prune=None, int8_io: str = "uint8", num_calibration: int = 256, labels=None,
+              int8_rewrite: bool = True, info: ModelInfo | None = None, seed: int = 0) -> dict:
     """Export a kerasfer model to a `.tflite` file and its sidecar JSON, atomically.
 
     Both files are produced in memory first and then renamed into place: a failure (conversion,
@@ -111,11 +113,17 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
         prune: ``{"sparsity": 0.5, "epochs": 1}`` to magnitude-prune the twin before conversion.
         int8_io: ``"uint8"`` or ``"int8"`` input/output of an int8 model.
         num_calibration: images drawn from `representative_data`.
-        labels: class names in output order, written to the sidecar.
+        labels: class names in output order, written to the sidecar and the metadata's labels.txt;
+            default the 7 emotions, or the Action Units of a multi-label model (one with
+            ``au_thresholds``).
         int8_rewrite: for a post-training ``int8`` export of a kerasfer model, first rewrite the
             graph into an equivalent one that quantizes better (`kerasfer.export.int8_rewrite`: exact
             pixel centring, equal channel ranges, a narrow logit range, weight-rounding bias
             correction). Recorded in the sidecar as ``int8_rewrite``.
+        info: name, version, author and licence of the embedded TFLite Model Metadata (default
+            `ModelInfo()`). The metadata (with ``labels.txt``) needs mediapipe's schema
+            (``kerasfer[phone]``); without it the model is written bare, with a warning, and the
+            sidecar's ``metadata`` is false.
         seed: seed of the calibration draw and fine-tuning.
 
     Returns:
@@ -148,6 +156,8 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
         raise ValueError(f"`path` must end in .tflite; got {str(path)!r}.")
 
     functional = inference_model(model)
+    if labels is None:
+        labels = ACTION_UNITS[:functional.output_shape[-1]] if hasattr(model, "au_thresholds") else EMOTIONS
     if tuple(functional.output_shape[1:]) != (len(labels),):
         raise ValueError(f"`labels` has {len(labels)} names but the model outputs {functional.output_shape[1:]}.")
     calibration = None
@@ -169,8 +179,40 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
     meta = build_sidecar(labels=labels, mode=mode + ("+qat" if qat_epochs else "") + ("+pruned" if prune else ""),
                          source_hash=weights_hash(functional), thresholds=_thresholds(model, len(labels)),
                          int8_rewrite=rewritten, **_io_info(payload))
+    meta["metadata"] = mediapipe_available()
+    if meta["metadata"]:
+        payload = embed_metadata(payload, meta, info=info or ModelInfo(), normalisation=graph_normalisation(functional))
+    else:
+        warnings.warn(f"{path.name} is written without TFLite Model Metadata (labels.txt): {INSTALL_HINT}.",
+                      UserWarning, stacklevel=2)
     _write_pair(path, payload, meta)
     return meta
+
+
+def graph_normalisation(functional) -> str:
+    """How the graph turns raw pixels into its input scale, e.g. ``"x · 0.0078125 − 1 (layer 'normalize')"``.
+
+    Args:
+        functional: the inference model.
+
+    Returns:
+        The first `Rescaling` layer's arithmetic, or ``""`` when the graph has none (a backbone
+        that normalises with its own layers).
+    """
+    for layer in _layers(functional):
+        if isinstance(layer, keras.layers.Rescaling):
+            scale, offset = float(np.asarray(layer.scale).reshape(-1)[0]), float(np.asarray(layer.offset).reshape(-1)[0])
+            return f"x · {scale:g} {'+' if offset >= 0 else '−'} {abs(offset):g} (layer {layer.name!r})"
+    return ""
+
+
+def _layers(model):
+    """Every layer of a model, nested models' layers in place, in order."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+        else:
+            yield layer
 
 
 def _has_parts(model) -> bool:

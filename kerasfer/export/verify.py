@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasfer.export.mediapipe_check import check_in_mediapipe
+from kerasfer.export.sidecar import read_sidecar, sidecar_path
 from kerasfer.fairness.groups import per_group_accuracy
 from kerasfer.models.predict import predict_proba
 from kerasfer.utils.quiet import native_output_filtered
@@ -75,8 +77,12 @@ class LiteRTModel:
         return np.asarray(times)
 
 
-def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int = 50) -> dict:
+def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int = 50,
+           mediapipe: bool = True) -> dict:
     """Compare an exported model in LiteRT (1 thread) with its Keras source on labelled faces.
+
+    With `mediapipe` (and the model's TFLite Model Metadata), the file is also loaded in MediaPipe
+    Tasks' `ImageClassifier` and scored on the same faces (`check_in_mediapipe`).
 
     Args:
         tflite_path: the exported `.tflite`.
@@ -84,13 +90,14 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
         data: a labelled `FaceData` (a clean, balanced test set).
         attributes: attributes for the per-group comparison; default all of `data`'s.
         latency_runs: timed runs for the latency median.
+        mediapipe: also check the file in MediaPipe Tasks.
 
     Returns:
         A JSON-ready dict: ``agreement`` (top-1, LiteRT vs Keras), ``keras_accuracy``,
         ``tflite_accuracy``, ``accuracy_delta`` (tflite − keras), ``per_group`` {attr: {group:
         {"keras", "tflite", "delta", "count"}}}, ``worst_group``, ``worst_group_delta``,
         ``worst_group_flag`` (a group lost more than 1 point), ``size_bytes``, ``latency_ms_median``,
-        ``latency_ms_p90``.
+        ``latency_ms_p90``, ``mediapipe`` (`check_in_mediapipe`'s dict, or why it was skipped).
     """
     path = Path(tflite_path)
     if not path.is_file():
@@ -115,6 +122,8 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
                                       "count": int(row["count"])}
             worst = min(worst, (delta, f"{name}={group}"), key=lambda t: t[0])
     times = lite.latency_ms(images[0], runs=latency_runs)
+    in_mediapipe = _mediapipe_part(path, lite, images, keras_pred) if mediapipe else {
+        "runtime": None, "skipped": "not asked (mediapipe=False)"}
     keras_acc = float((keras_pred[known] == labels[known]).mean())
     lite_acc = float((lite_pred[known] == labels[known]).mean())
     return {
@@ -131,7 +140,29 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
         "size_bytes": path.stat().st_size,
         "latency_ms_median": float(np.median(times)),
         "latency_ms_p90": float(np.percentile(times, 90)),
+        "mediapipe": in_mediapipe,
     }
+
+
+def _mediapipe_part(path: Path, lite: LiteRTModel, images: np.ndarray, keras_pred: np.ndarray) -> dict:
+    """MediaPipe Tasks on the faces as uint8 pixels (what a phone camera gives), against LiteRT on the same."""
+    if not sidecar_path(path).is_file():
+        return {"runtime": None, "skipped": f"no sidecar {sidecar_path(path).name} beside the model"}
+    meta = read_sidecar(path)
+    if not meta.get("metadata"):
+        return {"runtime": None, "skipped": "the model carries no TFLite Model Metadata (exported without mediapipe)"}
+    if meta["input"]["channels"] != 3:
+        return {"runtime": None, "skipped": "MediaPipe Tasks' ImageClassifier takes RGB models only; this one is grey"}
+    pixels = np.clip(np.round(images), 0, 255).astype(np.uint8)
+    return check_in_mediapipe(path, pixels, lite.predict(pixels), keras_pred, meta["labels"])
+
+
+def _mediapipe_line(check: dict) -> str:
+    if not check.get("runtime"):
+        return f"{'MediaPipe Tasks':<28}not run: {check.get('skipped', 'not asked')}"
+    return (f"{'MediaPipe Tasks':<28}top-1 agreement {100 * check['agreement_litert']:.2f} % w/ LiteRT, "
+            f"{100 * check['agreement_keras']:.2f} % w/ Keras; max score difference {check['max_score_difference']:.4f}"
+            f"{'' if check['labels_match'] else '; LABELS DIFFER'}  ({check['runtime']})")
 
 
 def summary_table(result: dict) -> str:
@@ -143,6 +174,7 @@ def summary_table(result: dict) -> str:
         f"{'top-1 agreement w/ Keras':<28}{100 * result['agreement']:.2f} %  (n={result['n']})",
         f"{'accuracy keras → tflite':<28}{100 * result['keras_accuracy']:.2f} → {100 * result['tflite_accuracy']:.2f} "
         f"({100 * result['accuracy_delta']:+.2f} pt)",
+        _mediapipe_line(result.get("mediapipe") or {}),
         "",
         f"{'group':<22}{'keras':>8}{'tflite':>8}{'delta pt':>10}{'n':>6}",
     ]
