@@ -17,7 +17,17 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks,hub,phone]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(MEDIAPIPE)"
+	$(MAKE) --no-print-directory node_modules
 	touch $(STAMP)
+
+# LiteRT.js for `kerasfer export --web` and playwright-core for its browser test, pinned in
+# package-lock.json. Without npm, `--web` says how to install it and tests/test_web.py skips.
+node_modules: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Node.js and npm for kerasfer export --web"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null) || true; fi; }
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch node_modules; \
+	else echo "npm not found: kerasfer export --web and tests/test_web.py need Node.js and npm"; fi
 
 install: $(STAMP)
 
@@ -44,4 +54,4 @@ bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build *.egg-info node_modules

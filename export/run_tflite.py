@@ -51,7 +51,7 @@ def load_sidecar(model_path, sidecar_path=None) -> dict:
 
 
 def preprocess(image_path, meta: dict) -> np.ndarray:
-    """Decode → grey or RGB → resize (bilinear) to the sidecar size → raw 0..255 pixels in the input dtype.
+    """Decode → RGB → resize (`resize_bilinear`) to the sidecar size → grey if asked → raw 0..255 pixels in the input dtype.
 
     Returns:
         The input tensor (1, H, W, C), quantized with the sidecar's scale/zero-point when the
@@ -59,10 +59,23 @@ def preprocess(image_path, meta: dict) -> np.ndarray:
     """
     spec = meta["input"]
     with Image.open(image_path) as image:
-        image = image.convert("RGB")
-        if image.size != (spec["width"], spec["height"]):
-            image = image.resize((spec["width"], spec["height"]), Image.BILINEAR)
+        image = resize_bilinear(image.convert("RGB"), spec["width"], spec["height"])
         return input_tensor(np.asarray(image), meta)
+
+
+def resize_bilinear(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Pillow's bilinear (antialiased) resize, the horizontal pass first, then the vertical one.
+
+    One ``image.resize((width, height))`` call leaves the order of the two passes to Pillow, and
+    Pillow 13 does the vertical pass first when the height shrinks much more than the width
+    (which moves some pixels by one level). Two single-axis calls fix the order on every Pillow
+    version; the browser page (``preprocess.js``) does the same arithmetic.
+    """
+    if image.width != width:
+        image = image.resize((width, image.height), Image.BILINEAR)
+    if image.height != height:
+        image = image.resize((width, height), Image.BILINEAR)
+    return image
 
 
 def input_tensor(rgb: np.ndarray, meta: dict) -> np.ndarray:

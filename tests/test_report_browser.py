@@ -6,10 +6,7 @@ skips and says so. The screenshot lands in test-artifacts/report.png for a perso
 
 import json
 import re
-import shutil
 import subprocess
-from pathlib import Path
-
 import warnings
 
 import numpy as np
@@ -17,11 +14,7 @@ import pytest
 
 from kerasfer.fairness import audit
 from kerasfer.models import EmotionClassifier
-
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-            "--no-first-run", "--allow-file-access-from-files")
+from browser_harness import ARTIFACTS, HEADLESS, chromium
 
 # Injected into a copy of the report only: collects JS errors and console.error calls, opens every
 # <details>, then records which images failed to decode and which tables have no visible size.
@@ -47,15 +40,6 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-def _browser():
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no chromium found: the browser test of the HTML report needs Debian's chromium "
-                "(`apt-get install chromium`; `make test` installs it when run as root)")
-
-
 @pytest.fixture(scope="module")
 def report(tiny_faces, tmp_path_factory):
     """A report with every part: two attributes and their intersection, latent, heatmaps."""
@@ -67,7 +51,7 @@ def report(tiny_faces, tmp_path_factory):
 
 
 def test_report_loads_without_errors_and_shows_every_table_and_image(report):
-    browser = _browser()
+    browser = chromium()
     html = report.read_text(encoding="utf-8")
     probe = report.with_name("probe.html")
     probe.write_text(html.replace("<head>", "<head>\n" + PROBE, 1), encoding="utf-8")
@@ -85,7 +69,7 @@ def test_report_loads_without_errors_and_shows_every_table_and_image(report):
 
 
 def test_report_screenshot_is_saved_and_not_blank(report):
-    browser = _browser()
+    browser = chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     shot.unlink(missing_ok=True)

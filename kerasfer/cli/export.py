@@ -23,6 +23,9 @@ def register(subparsers):
     p.add_argument("--detector", choices=("blazeface", "none"), default="blazeface",
                    help="also write the phone's face detector: face_detector.tflite (BlazeFace full-range, what "
                         "`kerasfer predict` runs) and its sidecar face_detector.json (default: %(default)s)")
+    p.add_argument("--web", metavar="DIR", default=None,
+                   help="also write a self-contained browser page that runs the model with LiteRT.js (serve DIR "
+                        "over HTTP, e.g. `python -m http.server -d DIR`)")
     p.add_argument("--model-name", default="kerasfer facial expression classifier",
                    help="name in the model's TFLite metadata (default: %(default)s)")
     p.add_argument("--model-version", default="1", help="version in the TFLite metadata (default: %(default)s)")
@@ -48,6 +51,13 @@ def run(args) -> int:
         raise ValueError(f"--qat-epochs must be >= 0 and needs --mode int8; got {args.qat_epochs} with {args.mode}.")
     if args.prune is not None and not 0 < args.prune < 1:
         raise ValueError(f"--prune must be a sparsity in (0, 1); got {args.prune}.")
+    if args.web is not None:
+        if args.mode == "int8" and args.int8_io == "int8":
+            raise ValueError("--web needs uint8 input and output (LiteRT.js has no int8 tensors): "
+                             "drop --int8-io int8.")
+        from kerasfer.export.web_page import find_litertjs
+
+        find_litertjs()  # says how to install LiteRT.js before any work is done
 
     from tqdm.auto import tqdm
 
@@ -106,4 +116,10 @@ def run(args) -> int:
                             author=args.author, license=args.license)
     also = "" if detector is None else f", {detector} with {detector.with_suffix('.json').name}"
     print(f"\nwrote {path}, {path.with_suffix('.json')}{also}, {card} and {out / 'metrics.json'}")
+    if args.web is not None:
+        from kerasfer.export.web_page import write_web
+
+        page = write_web(args.web, path)
+        print(f"wrote the browser page {page}: serve it with `python -m http.server -d {page.parent}` "
+              "and open http://127.0.0.1:8000/")
     return 0

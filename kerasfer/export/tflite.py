@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from kerasfer.constants import ACTION_UNITS, EMOTIONS
-from kerasfer.export.flatbuffer import shorten_tensor_names
+from kerasfer.export.flatbuffer import fix_batch_of_one, shorten_tensor_names
 from kerasfer.export.int8_rewrite import rewrite_for_int8
 from kerasfer.export.mediapipe_check import INSTALL_HINT, mediapipe_available
 from kerasfer.export.metadata import ModelInfo, embed_metadata
@@ -47,7 +47,8 @@ def convert(functional, *, mode: str = "float32", calibration=None, int8_io: str
         int8_io: input/output type of an int8 model, ``"uint8"`` or ``"int8"``.
 
     Returns:
-        The `.tflite` bytes, inner tensors renamed short (`shorten_tensor_names`).
+        The `.tflite` bytes, inner tensors renamed short (`shorten_tensor_names`), batch fixed to 1
+        (`fix_batch_of_one`).
     """
     import tensorflow as tf
 
@@ -69,7 +70,7 @@ def convert(functional, *, mode: str = "float32", calibration=None, int8_io: str
         # Out: the MLIR log lines, Keras' signature dump, and a warning about input statistics that
         # only applies to converters given fixed input ranges instead of a representative dataset.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        return shorten_tensor_names(converter.convert())
+        return fix_batch_of_one(shorten_tensor_names(converter.convert()))
 
 
 def with_full_pixel_range(calibration: np.ndarray) -> np.ndarray:
