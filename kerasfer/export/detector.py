@@ -18,7 +18,7 @@ KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear_tra
 
 def detector_sidecar(model: str, payload: bytes, *, margin: float) -> dict:
     """The detector's sidecar for BlazeFace `model` (see `kerasfer.predict.blazeface.MODELS`)."""
-    from kerasfer.predict.blazeface import MIN_SCORE, MODELS, NMS_IOU
+    from kerasfer.predict.blazeface import MIN_SCORE, MODELS, NMS_IOU, TILE, TILE_EDGE, TILE_OVERLAP
 
     _, size, strides, per_layer = MODELS[model]
     return {
@@ -32,6 +32,11 @@ def detector_sidecar(model: str, payload: bytes, *, margin: float) -> dict:
         "outputs": {"boxes": "(1, N, 16): dx, dy, w, h, then 6 keypoints (x, y), in input pixels relative to the "
                              "anchor centre × input size", "scores": "(1, N, 1) logits: sigmoid"},
         "min_score": MIN_SCORE, "nms_iou": NMS_IOU, "nms": "score-weighted mean of each cluster (MediaPipe)",
+        "tiling": {"tile": TILE, "overlap": TILE_OVERLAP, "edge_margin": TILE_EDGE,
+                   "windows": "the whole photo, then square tiles of side tile, 2 tile, ... while smaller than the "
+                              "photo's longer side, starting every int(side (1 - overlap)) px along each axis, the "
+                              "last flush with the far edge; a tile's detections within edge_margin side of an edge "
+                              "inside the photo are dropped; every window's detections are merged by the same NMS"},
         "keypoints": list(KEYPOINTS),
         "crop": {"margin": margin, "square": True,
                  "align": "rotate about the box centre so the line from the image-left eye to the image-right "

@@ -29,6 +29,14 @@ DEFAULT_MODEL = "full_range"  # faces up to ~5 m from the camera; short_range is
 MIN_SCORE = 0.5
 #: detections overlapping a better one by more than this IoU are merged into it
 NMS_IOU = 0.3
+#: a photo whose longer side exceeds this is also searched in overlapping square tiles of this side
+#: (then twice it, …): the full-range model needs a face of ~12 px at its 192-px input, so in one
+#: letterboxed pass of a 1920-px photo a 40-px face (4 px there) is invisible; in a 640-px tile it is 12 px
+TILE = 640
+#: neighbouring tiles overlap by this fraction of their side
+TILE_OVERLAP = 0.25
+#: a tile's detection touching one of its inner edges (within this fraction of the side) is a cut face: dropped
+TILE_EDGE = 0.02
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ class BlazeFaceDetector:
         model_path: another copy of the same model (default: the bundled file).
         min_score: confidence below which a face is dropped.
         nms_iou: IoU above which overlapping detections are merged (score-weighted, as MediaPipe does).
+        tile: also search photos larger than this in overlapping tiles (`search_windows`); None: one
+            letterboxed pass over the whole photo, as MediaPipe does.
         num_threads: interpreter threads.
 
     Example:
@@ -111,13 +121,16 @@ class BlazeFaceDetector:
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, model_path=None, min_score: float = MIN_SCORE,
-                 nms_iou: float = NMS_IOU, num_threads: int = 1):
+                 nms_iou: float = NMS_IOU, tile: int | None = TILE, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
         if not 0 < min_score < 1:
             raise ValueError(f"`min_score` must be in (0, 1); got {min_score!r}.")
         if not 0 < nms_iou < 1:
             raise ValueError(f"`nms_iou` must be in (0, 1); got {nms_iou!r}.")
+        if tile is not None and (not isinstance(tile, int) or tile < 64):
+            raise ValueError(f"`tile` must be None or an integer side of at least 64 px; got {tile!r}.")
+        self.tile = tile
         path = Path(model_path) if model_path is not None else model_file(model)
         _, self.size, strides, per_layer = MODELS[model]
         self.min_score, self.nms_iou = float(min_score), float(nms_iou)
@@ -146,6 +159,28 @@ class BlazeFaceDetector:
             `Detections`.
         """
         image = _rgb(image)
+        height, width = image.shape[:2]
+        found = []
+        for x0, y0, side in search_windows(height, width, self.tile):
+            corners, scores, keypoints = self._detect_window(image[y0:y0 + side, x0:x0 + side])
+            if side < max(height, width):  # a tile: drop the faces its inner edges cut
+                whole = _whole_in_tile(corners, x0, y0, side, height, width, TILE_EDGE * side)
+                corners, scores, keypoints = corners[whole], scores[whole], keypoints[whole]
+            shift = np.array([x0, y0], np.float64)
+            found.append((corners + np.tile(shift, 2), scores, keypoints + shift))
+        corners = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        keypoints = np.concatenate([f[2] for f in found])
+        if len(found) > 1:  # one face seen by several windows: one cluster
+            corners, scores, keypoints = weighted_nms(corners, scores, keypoints, self.nms_iou)
+        boxes = np.round(np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)).astype(np.int64)
+        eyes = keypoints[:, :2]
+        eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])  # image-left first
+        large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
+        return Detections(boxes[large], scores[large].astype(np.float32), eyes[large].astype(np.float32))
+
+    def _detect_window(self, image):
+        """One letterboxed pass over `image`: (corners (K, 4), scores (K,), keypoints (K, 6, 2)) in its pixels."""
         canvas, scale, (pad_x, pad_y) = letterbox(image, self.size)
         self.interpreter.set_tensor(self._input, (canvas / 127.5 - 1.0)[None])
         self.interpreter.invoke()
@@ -159,16 +194,55 @@ class BlazeFaceDetector:
         corners = np.concatenate([centre - half, centre + half], axis=1)  # x0, y0, x1, y1 in 0..1 of the input
         keypoints = values[:, 4:].reshape(-1, 6, 2) + anchors[:, None, :]
         corners, scores, keypoints = weighted_nms(corners, scores, keypoints, self.nms_iou)
+        offset = np.array([pad_x, pad_y])
+        corners = (corners * self.size - np.tile(offset, 2)) / scale  # input-square 0..1 -> image pixels
+        keypoints = (keypoints * self.size - offset) / scale
+        return corners, scores, keypoints
 
-        def to_image(xy):  # input-square coordinates (0..1) -> image pixels
-            return (xy * self.size - np.array([pad_x, pad_y])) / scale
 
-        top_left, bottom_right = to_image(corners[:, :2]), to_image(corners[:, 2:])
-        boxes = np.round(np.concatenate([top_left, bottom_right - top_left], axis=1)).astype(np.int64)
-        eyes = to_image(keypoints[:, :2])
-        eyes = np.where((eyes[:, 0, 0] <= eyes[:, 1, 0])[:, None, None], eyes, eyes[:, ::-1])  # image-left first
-        large = np.minimum(boxes[:, 2], boxes[:, 3]) >= min_face
-        return Detections(boxes[large], scores[large].astype(np.float32), eyes[large].astype(np.float32))
+def search_windows(height: int, width: int, tile: int | None = TILE, overlap: float = TILE_OVERLAP) -> list:
+    """The square windows the detector looks through: the whole photo, then tiles of side `tile`,
+    ``2 * tile``, … (each smaller than the photo's longer side), overlapping by `overlap`.
+
+    Args:
+        height: photo height.
+        width: photo width.
+        tile: the smallest tile side; None: the whole photo only.
+        overlap: fraction of a tile's side shared with its neighbour.
+
+    Returns:
+        ``[(x0, y0, side)]``, the whole photo first (a window may reach past the photo's edge: it is
+        letterboxed).
+    """
+    windows = [(0, 0, max(height, width))]
+    side = tile
+    while side is not None and side < max(height, width):
+        step = max(1, int(side * (1 - overlap)))
+        windows += [(x, y, side) for y in _starts(height, side, step) for x in _starts(width, side, step)]
+        side *= 2
+    return windows
+
+
+def _starts(length: int, side: int, step: int) -> list:
+    """Window starts along one axis: every `step` from 0, the last flush with the far edge."""
+    if length <= side:
+        return [0]
+    return sorted(set(range(0, length - side, step)) | {length - side})
+
+
+def _whole_in_tile(corners, x0: int, y0: int, side: int, height: int, width: int, margin: float) -> np.ndarray:
+    """Which detections (tile pixels) keep `margin` clear of every tile edge that lies inside the photo."""
+    x_lo, y_lo, x_hi, y_hi = corners.T
+    keep = np.ones(len(corners), bool)
+    if x0 > 0:
+        keep &= x_lo > margin
+    if y0 > 0:
+        keep &= y_lo > margin
+    if x0 + side < width:
+        keep &= x_hi < side - margin
+    if y0 + side < height:
+        keep &= y_hi < side - margin
+    return keep
 
 
 def letterbox(image, size: int):
