@@ -277,23 +277,37 @@ def _weighted_nms(corners, scores, keypoints, iou):
     return np.stack(out_corners), np.array(out_scores), np.stack(out_keypoints)
 
 
-def align_crop(rgb: np.ndarray, box, eyes, *, margin: float, height: int, width: int) -> np.ndarray:
-    """The face's square (grown by `margin` each side), turned so the eyes are level, resized: uint8 RGB.
+def align_crop(rgb: np.ndarray, box, eyes, *, margin: float, height: int, width: int, template=None,
+               max_scale_ratio: float = 1.5, max_roll_degrees: float = 30.0) -> np.ndarray:
+    """The aligned face crop, uint8 RGB: the pixels of `kerasfer.predict.crop_faces`.
 
-    The geometry and the pixels of `kerasfer.predict.crop_faces`: rotate about the box centre by the
-    eyes' angle and scale the square to the output in one affine map (bilinear); outside the photo the
-    border pixels repeat.
+    With the classifier's face `template` (its sidecar's ``input.face_template``: where its training
+    faces have their eyes, 0..1 of the crop), the similarity that puts the two eyes there. Without
+    one, or when that similarity's scale is more than `max_scale_ratio` away from the box crop's or
+    it rolls the face more than `max_roll_degrees` (a profile, a false eye): the box's square grown
+    by `margin` each side, rotated about the box centre so the eyes are level. Either way one affine
+    map (bilinear) makes the crop; outside the photo the border pixels repeat.
     """
     x, y, w, h = (float(v) for v in box)
     (lx, ly), (rx, ry) = np.asarray(eyes, np.float64)
-    angle = math.radians(math.degrees(math.atan2(ry - ly, rx - lx)))  # through degrees, as kerasfer rounds it
     side = max(w, h) * (1 + 2 * margin)
-    cx, cy = x + w / 2, y + h / 2
     s = min(height, width) / side
-    a, b = s * math.cos(angle), s * math.sin(angle)
-    # output (u, v) = M (x, y, 1), as OpenCV's getRotationMatrix2D + the move to the output centre
-    forward = np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
-                        [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])
+    forward = None
+    if template is not None:
+        (tlx, tly), (trx, try_) = np.asarray(template, np.float64) * np.array([width, height], np.float64)
+        source, target = complex(rx - lx, ry - ly), complex(trx - tlx, try_ - tly)
+        k = target / source if abs(source) >= 1e-6 else None  # crop point = k * photo point + c (complex)
+        if k is not None and 1 / max_scale_ratio <= abs(k) / s <= max_scale_ratio and \
+                abs(math.degrees(math.atan2(k.imag, k.real))) <= max_roll_degrees:
+            c = complex(tlx, tly) - k * complex(lx, ly)
+            forward = np.array([[k.real, -k.imag, c.real], [k.imag, k.real, c.imag], [0.0, 0.0, 1.0]])
+    if forward is None:
+        angle = math.radians(math.degrees(math.atan2(ry - ly, rx - lx)))  # through degrees, as kerasfer rounds it
+        cx, cy = x + w / 2, y + h / 2
+        a, b = s * math.cos(angle), s * math.sin(angle)
+        # output (u, v) = M (x, y, 1), as OpenCV's getRotationMatrix2D + the move to the output centre
+        forward = np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
+                            [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])
     inverse = np.linalg.inv(forward)  # output pixel (u, v) -> photo pixel (x, y)
     corners = inverse @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], float)
     pad = int(np.ceil(max(0.0, -corners[0].min(), -corners[1].min(), corners[0].max() - rgb.shape[1],
@@ -314,11 +328,14 @@ def classify_faces(runner: "Runner", detector: FaceDetector, image_path, *, min_
     with Image.open(image_path) as image:
         rgb = np.asarray(image.convert("RGB"))
     boxes, eyes = detector.detect(rgb, min_face=min_face)
-    margin = detector.meta["crop"]["margin"]
+    crop_spec = detector.meta["crop"]
     spec = runner.meta["input"]
     rows = []
     for index, (box, pair) in enumerate(zip(boxes, eyes)):
-        crop = align_crop(rgb, box, pair, margin=margin, height=spec["height"], width=spec["width"])
+        crop = align_crop(rgb, box, pair, margin=crop_spec["margin"], height=spec["height"], width=spec["width"],
+                          template=spec.get("face_template"),
+                          max_scale_ratio=crop_spec.get("max_scale_ratio", 1.5),
+                          max_roll_degrees=crop_spec.get("max_roll_degrees", 30.0))
         probs = runner.probabilities_of(input_tensor(crop, runner.meta))
         best = int(np.argmax(probs))
         rows.append((index, tuple(int(v) for v in box), runner.meta["labels"][best], float(probs[best])))

@@ -17,6 +17,7 @@ from kerasfer.export.detector import DETECTOR_FORMAT, write_detector
 from kerasfer.predict import predict_paths
 
 ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = [[0.37, 0.43], [0.63, 0.44]]  # SynthFaces' eyes (tests/test_alignment.py)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,29 @@ def test_runner_finds_the_same_boxes_and_labels_as_kerasfer_predict(models, phot
         np.testing.assert_allclose([p for *_, p in theirs], ours["probability"], atol=1 / 256)
 
 
+def test_runner_aligns_to_the_models_face_template_as_predict_does(photos, tiny_faces, tmp_path):
+    import keras
+
+    from kerasfer.export import to_tflite
+    from kerasfer.models import EmotionClassifier
+
+    keras.utils.set_random_seed(0)
+    model = EmotionClassifier(input_shape=(32, 32, 3), width=8, latent_dim=16, head_units=16)
+    model.face_template = TEMPLATE
+    meta = to_tflite(model, tmp_path / "fer.tflite", mode="int8", representative_data=tiny_faces, num_calibration=32)
+    assert meta["input"]["face_template"] == TEMPLATE
+    module = _load_runner()
+    runner, detector = module.Runner(tmp_path / "fer.tflite"), module.FaceDetector(write_detector(tmp_path))
+    assert detector.meta["crop"]["max_scale_ratio"] == 1.5
+    table = predict_paths(photos, tmp_path / "fer.tflite", progress=False)
+    for photo in photos:
+        ours = table[table["file"] == str(photo)]
+        theirs = module.classify_faces(runner, detector, photo)
+        assert [box for _, box, _, _ in theirs] == [tuple(row) for row in ours[["x", "y", "w", "h"]].to_numpy()]
+        assert [label for _, _, label, _ in theirs] == ours["emotion"].tolist()
+        np.testing.assert_allclose([p for *_, p in theirs], ours["probability"], atol=1 / 256)
+
+
 def test_runner_crops_are_kerasfers_pixel_for_pixel(photos):
     from PIL import Image
 
@@ -65,10 +89,10 @@ def test_runner_crops_are_kerasfers_pixel_for_pixel(photos):
     for photo in photos:
         rgb = np.asarray(Image.open(photo).convert("RGB"))
         boxes, eyes = find_faces(rgb)
-        for size, channels in ((32, 3), (48, 1)):
-            ours = crop_faces(rgb, boxes, size=size, channels=channels, eyes=eyes)
+        for size, channels, template in ((32, 3, None), (48, 1, None), (40, 3, TEMPLATE)):
+            ours = crop_faces(rgb, boxes, size=size, channels=channels, eyes=eyes, template=template)
             for crop, box, pair in zip(ours, boxes, eyes):
-                theirs = module.align_crop(rgb, box, pair, margin=0.2, height=size, width=size)
+                theirs = module.align_crop(rgb, box, pair, margin=0.2, height=size, width=size, template=template)
                 if channels == 1:
                     theirs = np.asarray(Image.fromarray(theirs).convert("L"))[..., None]
                 np.testing.assert_array_equal(crop, theirs)

@@ -33,6 +33,10 @@ def test_reweighted_baseline_balances_the_datas_own_attribute(faces):
                     group_names={"race": ("a", "b", "c")})
     model, metrics = train_model("reweighted", data, data, epochs=1, verbose=0, width=8, latent_dim=16)
     assert set(metrics["per_group"]) == {"race"}
+    # where BlazeFace finds the training faces' eyes: stored in the model for aligning predict's crops
+    assert metrics["face_template"]["faces_found"] >= 20
+    np.testing.assert_allclose(model.face_template, [[0.37, 0.43], [0.63, 0.44]], atol=0.03)
+    assert metrics["face_template"]["eyes"] == model.face_template.round(4).tolist()
     with pytest.raises(ValueError, match="gender"):
         train_model("reweighted", data, epochs=1, verbose=0, reweight_attribute="gender")
 

@@ -18,6 +18,7 @@ KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear_tra
 
 def detector_sidecar(model: str, payload: bytes, *, margin: float) -> dict:
     """The detector's sidecar for BlazeFace `model` (see `kerasfer.predict.blazeface.MODELS`)."""
+    from kerasfer.predict.alignment import MAX_ROLL_DEGREES, MAX_SCALE_RATIO
     from kerasfer.predict.blazeface import MIN_SCORE, MODELS, NMS_IOU, TILE, TILE_EDGE, TILE_OVERLAP
 
     _, size, strides, per_layer = MODELS[model]
@@ -40,7 +41,11 @@ def detector_sidecar(model: str, payload: bytes, *, margin: float) -> dict:
         "keypoints": list(KEYPOINTS),
         "crop": {"margin": margin, "square": True,
                  "align": "rotate about the box centre so the line from the image-left eye to the image-right "
-                          "eye is level"},
+                          "eye is level",
+                 "template": "when the classifier's sidecar has input.face_template (its training faces' eyes, 0..1 "
+                             "of the crop): the similarity putting the two eyes there instead, unless its scale is "
+                             "more than max_scale_ratio from the box crop's or it rolls more than max_roll_degrees",
+                 "max_scale_ratio": MAX_SCALE_RATIO, "max_roll_degrees": MAX_ROLL_DEGREES},
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
 

@@ -37,7 +37,7 @@ def tensor_info(detail: dict) -> dict:
 
 
 def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, source_hash: str,
-                  thresholds=None, int8_rewrite: bool = False) -> dict:
+                  thresholds=None, int8_rewrite: bool = False, face_template=None) -> dict:
     """The sidecar dict (see export/README.md for the contract it documents).
 
     Args:
@@ -48,6 +48,8 @@ def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, sou
         source_hash: `weights_hash` of the Keras model.
         thresholds: per-output decision thresholds of a multi-label (AU) model, or None.
         int8_rewrite: whether the graph was rewritten for int8 first (`rewrite_for_int8`).
+        face_template: the model's (2, 2) eye positions in 0..1 of the crop, or None (then the app
+            crops by the detector's box).
 
     Returns:
         A JSON-ready dict.
@@ -58,7 +60,9 @@ def build_sidecar(*, labels, input_info: dict, output_info: dict, mode: str, sou
         "version": SIDECAR_VERSION,
         "labels": list(labels),
         "input": {**input_info, "height": height, "width": width, "channels": channels,
-                  "color": "grey" if channels == 1 else "rgb", "pixel_range": list(PIXEL_RANGE)},
+                  "color": "grey" if channels == 1 else "rgb", "pixel_range": list(PIXEL_RANGE),
+                  **({"face_template": np.asarray(face_template, float).round(6).tolist()}
+                     if face_template is not None else {})},
         "output": {**output_info, "kind": "probabilities",
                    **({"thresholds": [float(t) for t in thresholds]} if thresholds is not None else {})},
         "mode": mode,

@@ -179,7 +179,8 @@ def to_tflite(model, path, *, mode: str = "float32", representative_data=None, q
     payload = convert(to_convert, mode=mode, calibration=calibration, int8_io=int8_io)
     meta = build_sidecar(labels=labels, mode=mode + ("+qat" if qat_epochs else "") + ("+pruned" if prune else ""),
                          source_hash=weights_hash(functional), thresholds=_thresholds(model, len(labels)),
-                         int8_rewrite=rewritten, **_io_info(payload))
+                         int8_rewrite=rewritten, face_template=getattr(model, "face_template", None),
+                         **_io_info(payload))
     meta["metadata"] = mediapipe_available()
     if meta["metadata"]:
         payload = embed_metadata(payload, meta, info=info or ModelInfo(), normalisation=graph_normalisation(functional))

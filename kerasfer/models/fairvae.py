@@ -27,6 +27,7 @@ from kerasfer.models.adversary import build_adversary
 from kerasfer.models.backbones import saved_backbone
 from kerasfer.models.batch import as_batch, group_indices, images_of, sample_weight_of
 from kerasfer.models.encoder import FAIRVAE_SIZE, build_encoder, with_saved_size
+from kerasfer.models.face_template import FaceTemplateMixin
 from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.generator import build_generator
 from kerasfer.models.heads import build_au_head, build_emotion_head
@@ -49,7 +50,7 @@ DEFAULT_PROTECTED = {name: len(groups) for name, groups in ATTRIBUTES.items()}
 
 
 @keras.saving.register_keras_serializable(package="kerasfer")
-class FairVAE(keras.Model):
+class FairVAE(FaceTemplateMixin, keras.Model):
     """Attribute-adversarial VAE whose latent carries the expression but not the protected attributes.
 
     Defaults, chosen with `benchmarks/fairness_synthfaces.py` (SynthFaces, both regimes: stereotype

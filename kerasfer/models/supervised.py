@@ -7,10 +7,11 @@ import tensorflow as tf
 
 from kerasfer.models.batch import as_batch
 from kerasfer.models.encoder import with_saved_size
+from kerasfer.models.face_template import FaceTemplateMixin
 from kerasfer.models.losses import replica_mean
 
 
-class SupervisedModel(keras.Model):
+class SupervisedModel(FaceTemplateMixin, keras.Model):
     """A `keras.Model` whose step is: forward, masked and weighted per-example loss, one update.
 
     Subclasses define ``_loss(batch, probs) -> (per_example_loss, weights)`` (weights 0 mask a

@@ -25,6 +25,8 @@ class FaceClassifier:
         labels: class names in output order.
         kind: ``"keras"`` or ``"tflite"``.
         source: the file name, or the Keras model's name.
+        face_template: (2, 2) eye positions the model's training faces have (0..1 of the crop), or None
+            (`kerasfer.predict.alignment`): from the kerasfer model, or the `.tflite` sidecar.
     """
 
     def __init__(self, model):
@@ -45,6 +47,7 @@ class FaceClassifier:
 
     def _init_keras(self, model, source: str) -> None:
         functional = model.classifier_model() if hasattr(model, "classifier_model") else model
+        self.face_template = getattr(model, "face_template", None)
         self._keras = functional
         self.kind, self.source, self.labels = "keras", source, tuple(EMOTIONS)
         self.input_shape = tuple(int(d) for d in functional.input_shape[1:])
@@ -64,6 +67,7 @@ class FaceClassifier:
         self._lite = LiteRTModel(path, num_threads=1)
         self.kind, self.source, self.labels = "tflite", str(path), tuple(meta["labels"])
         self.input_shape = (int(meta["input"]["height"]), int(meta["input"]["width"]), int(meta["input"]["channels"]))
+        self.face_template = meta["input"].get("face_template")
 
     def predict(self, crops) -> np.ndarray:
         """Probabilities of face crops.

@@ -152,13 +152,16 @@ def eye_angle(image, box) -> float:
 
 
 def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2, align: bool = True,
-               eyes=None) -> np.ndarray:
+               eyes=None, template=None) -> np.ndarray:
     """Square, optionally eye-levelled crops of the faces in `boxes`, resized for a model.
 
-    Each crop is the box's square grown by `margin` of its side on every edge, rotated about the
-    face centre so the eyes are level, and resized in one affine warp (pillow, bilinear); parts
-    outside the image repeat the border pixels, so faces at the edge still give a full crop. The
-    phone's reference runner (`export/run_tflite.py`, ``align_crop``) computes the same pixels.
+    With a face `template` (the model's, `kerasfer.predict.alignment`) and `eyes`, each crop is the
+    similarity that puts the eyes where the model's training faces have them. Otherwise, or when
+    the eyes are implausible for that (`template_matrix`), it is the box's square grown by `margin`
+    of its side on every edge, rotated about the face centre so the eyes are level. Either way one
+    affine warp (pillow, bilinear) makes the crop; parts outside the image repeat the border
+    pixels, so faces at the edge still give a full crop. The phone's reference runner
+    (`export/run_tflite.py`, ``align_crop``) computes the same pixels.
 
     Args:
         image: uint8 RGB (H, W, 3) or grey image.
@@ -168,6 +171,8 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
         margin: extra context on each side, as a fraction of the box side.
         align: level the eyes (from `eyes`, else found with the eye cascade when both are).
         eyes: optional (K, 2, 2) eye positions per box, image-left eye first (BlazeFace's keypoints).
+        template: optional (2, 2) eye positions in 0..1 of the crop (a model's ``face_template``);
+            used with `eyes` when `align`.
 
     Returns:
         uint8 array (K, height, width, channels).
@@ -185,29 +190,42 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if eyes is not None and np.shape(eyes) != (len(boxes), 2, 2):
         raise ValueError(f"`eyes` must be (K, 2, 2) for the {len(boxes)} boxes; got shape {np.shape(eyes)}.")
+    if template is not None:
+        from kerasfer.models.face_template import checked_template  # loads the model package: only when asked
+        from kerasfer.predict.alignment import template_matrix
+
+        template = checked_template(template)
     crops = np.zeros((len(boxes), height, width, channels), np.uint8)
     for i, (x, y, w, h) in enumerate(boxes):
-        angle = 0.0
-        if align:
-            angle = eye_angle(rgb, (x, y, w, h)) if eyes is None else _level_angle(eyes[i])
-        crop = _rotated_square(rgb, (x + w / 2, y + h / 2), max(w, h) * (1 + 2 * margin), angle, height, width)
+        side = max(w, h) * (1 + 2 * margin)
+        forward = None
+        if align and template is not None and eyes is not None:
+            forward = template_matrix(eyes[i], template, height, width, min(height, width) / side)
+        if forward is None:
+            angle = 0.0
+            if align:
+                angle = eye_angle(rgb, (x, y, w, h)) if eyes is None else _level_angle(eyes[i])
+            forward = _square_matrix((x + w / 2, y + h / 2), side, angle, height, width)
+        crop = _warp(rgb, forward, height, width)
         crops[i] = np.asarray(Image.fromarray(crop).convert("L"))[..., None] if channels == 1 else crop
     return crops
 
 
-def _rotated_square(rgb, centre, side: float, angle: float, height: int, width: int) -> np.ndarray:
-    """The `side`-pixel square about `centre`, turned by `angle` degrees, warped to height × width (uint8 RGB).
-
-    The map is OpenCV's ``getRotationMatrix2D(centre, angle, scale)`` plus the move to the output's
-    centre; pillow samples it (bilinear) from the image padded with its own border pixels.
-    """
-    from PIL import Image
-
+def _square_matrix(centre, side: float, angle: float, height: int, width: int) -> np.ndarray:
+    """The 3 × 3 map (image → crop pixel) of the `side`-pixel square about `centre`, turned by `angle` degrees:
+    OpenCV's ``getRotationMatrix2D(centre, angle, scale)`` plus the move to the crop's centre."""
     cx, cy = centre
     scale = min(height, width) / side
     a, b = scale * math.cos(math.radians(angle)), scale * math.sin(math.radians(angle))
-    forward = np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
-                        [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])
+    return np.array([[a, b, (1 - a) * cx - b * cy + width / 2 - cx],
+                     [-b, a, b * cx + (1 - a) * cy + height / 2 - cy], [0, 0, 1]])
+
+
+def _warp(rgb, forward, height: int, width: int) -> np.ndarray:
+    """`rgb` mapped by `forward` (image → crop pixel) into a height × width uint8 crop: pillow samples it
+    (bilinear) from the image padded with its own border pixels."""
+    from PIL import Image
+
     inverse = np.linalg.inv(forward)  # output pixel -> image pixel
     corners = inverse @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], float)
     pad = int(np.ceil(max(0.0, -corners[0].min(), -corners[1].min(), corners[0].max() - rgb.shape[1],

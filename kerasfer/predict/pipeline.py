@@ -25,7 +25,7 @@ def _classify_frame(image, classifier, *, name, frame, detector, min_face, min_n
                                                              min_neighbors=min_neighbors)
     height, width, channels = classifier.input_shape
     probs = classifier.predict(crop_faces(image, boxes, size=(height, width), channels=channels, margin=margin,
-                                          align=align, eyes=eyes))
+                                          align=align, eyes=eyes, template=classifier.face_template))
     best = probs.argmax(axis=1) if len(probs) else np.zeros(0, int)
     rows = pd.DataFrame({
         "file": [name] * len(boxes), "frame": [frame] * len(boxes), "face": np.arange(len(boxes)),

@@ -1,0 +1,102 @@
+"""Aligning a detected face to the geometry of the model's training faces (its *face template*).
+
+`measure_face_template` finds where BlazeFace puts the eyes in a model's training images (the
+median over up to `MAX_FACES` of them); `train_model` stores the result in the model
+(`kerasfer.models.face_template`). `template_matrix` is then the similarity (rotation, one scale,
+shift) that moves a detected face's two eyes onto those positions in the crop, so the crop looks
+like the faces the model learned from: eyes level, at the same height and the same distance apart.
+It falls back to the box crop (`kerasfer.predict.faces.crop_faces`) when the eyes are implausible:
+a profile, whose eyes nearly overlap, or a false eye far from the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+
+from kerasfer.models.face_template import checked_template
+from kerasfer.predict.faces import MAX_TILT_DEGREES
+
+MAX_FACES = 200  # training faces the template is measured on (about a second of BlazeFace)
+MIN_FACES = 20  # fewer faces found than this: no template (the data is not face crops BlazeFace sees)
+#: the eye-based scale may differ from the box-based one by at most this factor either way
+MAX_SCALE_RATIO = 1.5
+MAX_ROLL_DEGREES = MAX_TILT_DEGREES  # a roll above this is more likely a false eye than a tilted head
+
+_measured: dict = {}
+
+
+def measure_face_template(data, *, max_faces: int = MAX_FACES, seed: int = 0):
+    """Where BlazeFace finds the eyes in `data`'s face images: the model's face template.
+
+    Args:
+        data: a `FaceData` of face crops (what the model trains on), or (N, H, W, C) uint8 images.
+        max_faces: images looked at (drawn at random with `seed`).
+        seed: seed of the draw.
+
+    Returns:
+        ``(template, found)``: (2, 2) median ``[[x, y] image-left eye, [x, y] image-right eye]`` in 0..1 of
+        the image, or None when BlazeFace found fewer than `MIN_FACES` faces; and how many it found.
+    """
+    from kerasfer.predict.blazeface import shared_detector
+
+    images = _sample(data, max_faces, seed)
+    key = hashlib.sha1(images.tobytes()).hexdigest()
+    if key in _measured:
+        return _measured[key]
+    detector = shared_detector()
+    eyes = []
+    for image in images:
+        faces = detector.detect(image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1))
+        if len(faces):
+            eyes.append(faces.eyes[0] / np.array([image.shape[1], image.shape[0]], np.float32))
+    template = None
+    if len(eyes) >= MIN_FACES:
+        median = np.median(np.stack(eyes), axis=0)
+        try:
+            template = checked_template(median)
+        except ValueError:  # eyes outside the crops: not face crops
+            template = None
+    _measured[key] = (template, len(eyes))
+    return _measured[key]
+
+
+def _sample(data, max_faces: int, seed: int) -> np.ndarray:
+    """Up to `max_faces` uint8 images of `data`, drawn without replacement."""
+    rng = np.random.default_rng(seed)
+    if hasattr(data, "load_images"):
+        index = np.sort(rng.choice(len(data), size=min(max_faces, len(data)), replace=False))
+        images = data[index].load_images()
+    else:
+        images = np.asarray(data)
+        images = images[np.sort(rng.choice(len(images), size=min(max_faces, len(images)), replace=False))]
+    return np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
+def template_matrix(eyes, template, height: int, width: int, box_scale: float):
+    """The 3 × 3 map (image pixel → crop pixel) that puts the two `eyes` on `template`, or None.
+
+    Args:
+        eyes: (2, 2) detected eyes in image pixels, image-left first.
+        template: (2, 2) eye positions in 0..1 of the crop (`measure_face_template`).
+        height: crop height.
+        width: crop width.
+        box_scale: crop pixels per image pixel of the box-based crop, the plausibility reference.
+
+    Returns:
+        The matrix, or None when the eyes imply a scale more than `MAX_SCALE_RATIO` away from
+        `box_scale` or a roll above `MAX_ROLL_DEGREES` (use the box crop then).
+    """
+    (lx, ly), (rx, ry) = np.asarray(eyes, np.float64)
+    (tlx, tly), (trx, try_) = np.asarray(template, np.float64) * np.array([width, height], np.float64)
+    source, target = complex(rx - lx, ry - ly), complex(trx - tlx, try_ - tly)
+    if abs(source) < 1e-6:
+        return None
+    k = target / source  # z' = k z + c: a rotation by arg(k) and a scale |k|
+    if not 1 / MAX_SCALE_RATIO <= abs(k) / box_scale <= MAX_SCALE_RATIO or \
+            abs(math.degrees(math.atan2(k.imag, k.real))) > MAX_ROLL_DEGREES:
+        return None
+    c = complex(tlx, tly) - k * complex(lx, ly)
+    return np.array([[k.real, -k.imag, c.real], [k.imag, k.real, c.imag], [0.0, 0.0, 1.0]])
