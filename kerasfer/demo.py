@@ -60,8 +60,12 @@ def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_D
     model.fit(train.dataset(batch_size, seed=seed), epochs=epochs, verbose=keras_verbose, callbacks=progress,
               shuffle=False)  # the dataset shuffles itself; Keras would warn that it ignores shuffle=True
 
+    from kerasfer.predict.alignment import fit_face_template
+
+    face_template = fit_face_template(model, train, seed=seed)  # aligns `kerasfer predict`'s crops to these faces
     predictions = predict_proba(model, test).argmax(axis=1)
     metrics = accuracy_summary(test.labels, predictions, test)
+    metrics["face_template"] = face_template
     metrics["settings"] = {"n_train": n_train, "n_test": n_test, "epochs": epochs, "batch_size": batch_size,
                            "learning_rate": learning_rate, "image_size": image_size, "seed": seed,
                            "bias": bias if bias is None or isinstance(bias, str) else repr(bias)}

@@ -63,6 +63,25 @@ def measure_face_template(data, *, max_faces: int = MAX_FACES, seed: int = 0):
     return _measured[key]
 
 
+def fit_face_template(model, data, *, seed: int = 0) -> dict:
+    """Measure `data`'s face template and store it in `model` (``model.face_template``, saved with it).
+
+    Call it after training on `data` when you train with `fit` yourself (`train_model` and
+    `kerasfer demo` do it).
+
+    Args:
+        model: a kerasfer model.
+        data: its training faces.
+        seed: seed of the draw of faces.
+
+    Returns:
+        ``{"eyes": [[x, y], [x, y]] or None, "faces_found": n}`` for the run's metrics.
+    """
+    model.face_template, found = measure_face_template(data, seed=seed)
+    eyes = None if model.face_template is None else model.face_template.round(4).tolist()
+    return {"eyes": eyes, "faces_found": found}
+
+
 def _sample(data, max_faces: int, seed: int) -> np.ndarray:
     """Up to `max_faces` uint8 images of `data`, drawn without replacement."""
     rng = np.random.default_rng(seed)

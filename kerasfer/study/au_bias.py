@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from kerasfer.predict.alignment import fit_face_template
 from kerasfer.study.result import StudyResult
 
 MODELS = ("baseline", "fairvae")
@@ -101,6 +102,7 @@ def au_bias(train, test, *, attribute: str = "skin", epochs: int = 8, out=None, 
         model.fit(_training_view(train, attribute).dataset(batch_size, seed=seed), epochs=epochs,
                   verbose=keras_verbose, callbacks=progress, shuffle=False)  # the dataset shuffles itself
         seconds[name] = time.perf_counter() - start
+        fit_face_template(model, train, seed=seed)  # the saved models align predict's crops to these faces
         tuned = tune_thresholds(model, val)
         thresholds[name] = dict(zip(train.au_names, tuned.tolist()))
         audits[name] = au_audit(test.aus, predict_proba(model, test), tuned, test.attributes[attribute],

@@ -217,17 +217,16 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if name == "erasure":
         post_hoc = erase_and_refit(model, train_data, epochs=REFIT_EPOCHS, batch_size=batch_size,
                                    sample_weight=weights, seed=seed)
-    from kerasfer.predict.alignment import measure_face_template
+    from kerasfer.predict.alignment import fit_face_template
 
-    model.face_template, faces_found = measure_face_template(train_data, seed=seed)  # where its faces' eyes are
+    face_template = fit_face_template(model, train_data, seed=seed)  # where its faces' eyes are
     metrics = {"model": name, "train": {k: float(v[-1]) for k, v in logs.items() if v},
                "replicas": int(strategy.num_replicas_in_sync), "attribute": attribute,
                "reweight_attribute": reweight_attribute,
                "start": {"resumed_from_step": start_step, "restore_seconds": round(restore_seconds, 3),
                          "first_step_seconds": round(first_step["at"] - called, 3) if first_step else None,
                          "first_step_unix_time": first_step.get("at")}}
-    metrics["face_template"] = {"eyes": None if model.face_template is None else model.face_template.round(4).tolist(),
-                                "faces_found": faces_found}
+    metrics["face_template"] = face_template
     if test_data is not None:
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
