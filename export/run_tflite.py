@@ -224,7 +224,7 @@ class FaceDetector:
         pad_x, pad_y = (self.size - new_w) // 2, (self.size - new_h) // 2
         canvas = np.zeros((self.size, self.size, 3), np.float32)
         canvas[pad_y:pad_y + new_h, pad_x:pad_x + new_w] = np.asarray(
-            Image.fromarray(rgb).resize((new_w, new_h), Image.BILINEAR), np.float32)
+            resize_bilinear(Image.fromarray(rgb), new_w, new_h), np.float32)
         self.interpreter.set_tensor(self.interpreter.get_input_details()[0]["index"], (canvas / 127.5 - 1.0)[None])
         self.interpreter.invoke()
         raw = self.interpreter.get_tensor(self._boxes)[0]

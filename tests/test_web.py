@@ -91,8 +91,15 @@ def page(tmp_path_factory):
     model.fit(train.dataset(64), epochs=4, verbose=0)
     model.save(out / "m.keras")
     code = main(["export", "--model", str(out / "m.keras"), "--out", str(out / "export"), "--n", "70",
-                 "--n-calibration", "64", "--detector", "none", "--web", str(out / "site")])
+                 "--n-calibration", "64", "--web", str(out / "site_faces")])  # with the face detector
     assert code == 0
+    write_web(out / "site", out / "export" / "model_int8.tflite", detector=False)  # each photo as one face
+    faces = out / "site_faces" / "photos"
+    faces.mkdir()
+    for name, rgb in _photos_for_faces().items():
+        Image.fromarray(rgb).save(faces / f"{name}.png")
+    Image.fromarray(np.full((300, 400, 3), 90, np.uint8)).save(faces / "empty.png")
+    (faces / "list.json").write_text(json.dumps([f"photos/{n}.png" for n in (*_photos_for_faces(), "empty")]))
     photos = out / "site" / "photos"
     photos.mkdir()
     faces = make_synthfaces(24, seed=32, image_size=96).load_images().astype(np.uint8)
@@ -108,8 +115,8 @@ def page(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(page):
-    """The page folder on http://127.0.0.1:PORT (WebAssembly does not load from file://)."""
-    handler = functools.partial(_QuietHandler, directory=str(page / "site"))
+    """The pages on http://127.0.0.1:PORT/site/ and /site_faces/ (WebAssembly does not load from file://)."""
+    handler = functools.partial(_QuietHandler, directory=str(page))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -127,12 +134,14 @@ def test_web_folder_is_self_contained(page):
     html = (site / "index.html").read_text()
     assert '<script type="module" src="app.js">' in html and "./litert/core/index.js" in html
     assert not re.search(r"(src|href)=\"https?://", html), "the page must fetch nothing from elsewhere"
-    for name in ("app.js", "preprocess.js", "style.css", "model/model.tflite", "model/model.json",
+    assert not (site / "model" / "face_detector.tflite").exists()  # written without the detector
+    assert (page / "site_faces" / "model" / "face_detector.json").is_file()
+    for name in ("app.js", "preprocess.js", "faces.js", "style.css", "model/model.tflite", "model/model.json",
                  "model/MODEL_CARD.md", "litert/core/index.js", "litert/wasm-utils/index.js",
                  "litert/wasm/litert_wasm_internal.wasm", "litert/wasm/litert_wasm_compat_internal.wasm"):
         assert (site / name).is_file(), name
     assert (site / "model" / "model.tflite").read_bytes() == (page / "export" / "model_int8.tflite").read_bytes()
-    for script in ("app.js", "preprocess.js"):
+    for script in ("app.js", "preprocess.js", "faces.js"):
         assert not re.search(r"https?://", (site / script).read_text()), script
 
 
@@ -145,10 +154,15 @@ def in_chromium(page, served):
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "web.png"
     shot.unlink(missing_ok=True)
-    run = subprocess.run([node, str(ROOT / "tests" / "web_check.mjs"), f"{served}/index.html?batch=photos/list.json",
-                          str(shot), browser], capture_output=True, text=True, timeout=240, cwd=ROOT)
-    assert run.returncode == 0, f"the page did not finish in chromium: {run.stderr[-3000:]}"
-    return json.loads(run.stdout.strip().splitlines()[-1]) | {"screenshot": shot}
+    pages = {}
+    for site in ("site", "site_faces"):
+        run = subprocess.run([node, str(ROOT / "tests" / "web_check.mjs"),
+                              f"{served}/{site}/index.html?batch=photos/list.json",
+                              str(shot if site == "site" else ARTIFACTS / "web_faces.png"), browser],
+                             capture_output=True, text=True, timeout=240, cwd=ROOT)
+        assert run.returncode == 0, f"the page did not finish in chromium: {run.stderr[-3000:]}"
+        pages[site] = json.loads(run.stdout.strip().splitlines()[-1])
+    return pages["site"] | {"screenshot": shot, "faces": pages["site_faces"]}
 
 
 def test_page_in_chromium_gives_python_litert_predictions(page, in_chromium):
@@ -163,6 +177,25 @@ def test_page_in_chromium_gives_python_litert_predictions(page, in_chromium):
         assert result["label"] == label, result["image"]
         np.testing.assert_allclose(result["probabilities"], want, atol=SCORE_STEP + 1e-6, err_msg=result["image"])
     assert len({r["label"] for r in batch["results"]}) >= 2, "a trained model predicts more than one class"
+
+
+def test_page_with_the_detector_finds_aligns_and_classifies_as_the_runner(page, in_chromium):
+    """detect → align → classify in the browser against export/run_tflite.py --detector on the same photos."""
+    faces = in_chromium["faces"]
+    assert faces["console_errors"] == [] and faces["batch"]["errors"] == []
+    module = _runner()
+    runner = module.Runner(page / "export" / "model_int8.tflite")
+    detector = module.FaceDetector(page / "export" / "face_detector.tflite")
+    counts = []
+    for result in faces["batch"]["results"]:
+        want = module.classify_faces(runner, detector, page / "site_faces" / result["image"])
+        counts.append(len(want))
+        assert len(result["faces"]) == len(want), result["image"]
+        for mine, (_, box, label, probability) in zip(result["faces"], want):
+            assert np.abs(np.subtract(mine["box"], box)).max() <= 1, result["image"]
+            assert mine["label"] == label, result["image"]
+            assert max(mine["probabilities"]) == pytest.approx(probability, abs=2 / 256)
+    assert counts == [1, 2, 1, 0]  # the astronaut, two side by side, one small in a wide scene, none
 
 
 def test_page_screenshot_is_kept_and_not_blank(in_chromium):
@@ -186,3 +219,88 @@ def test_missing_litertjs_names_the_install_command(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"npm (ci|install)") as err:
         find_litertjs([tmp_path / "node_modules"])
     assert str(tmp_path) in str(err.value)
+
+
+def _photos_for_faces():
+    """Photos for the face pipeline: the astronaut, two side by side (tiled), and a small face in a wide scene."""
+    import cv2
+    import skimage.data
+
+    astronaut = skimage.data.astronaut()
+    pair = np.concatenate([astronaut, cv2.flip(astronaut, 1)], axis=1)
+    wide = cv2.resize(skimage.data.coffee(), (1400, 800))
+    small = cv2.resize(astronaut, (260, 260))
+    wide[300:560, 900:1160] = small
+    return {"astronaut": astronaut, "pair": pair, "wide": wide}
+
+
+def test_faces_js_finds_aligns_and_crops_as_run_tflite(tmp_path):
+    """faces.js on the same detector outputs as the Python runner: the same windows and letterboxes (bit for
+    bit), the same boxes and eyes, and crops within one grey level (float32 vs float64 arithmetic)."""
+    from kerasfer.export.detector import write_detector
+    from kerasfer.predict.blazeface import letterbox
+
+    node, module = _node(), _runner()
+    detector = module.FaceDetector(write_detector(tmp_path))
+    meta, template = detector.meta, [[0.37, 0.43], [0.63, 0.44]]
+    cases = []
+    expected = {}
+    for name, rgb in _photos_for_faces().items():
+        height, width = rgb.shape[:2]
+        windows = module._windows(height, width, meta["tiling"])
+        outputs = []
+        for i, (x0, y0, side) in enumerate(windows):
+            canvas = letterbox(rgb[y0:y0 + side, x0:x0 + side], 192)[0] / 127.5 - 1.0
+            detector.interpreter.set_tensor(detector.interpreter.get_input_details()[0]["index"],
+                                            canvas[None].astype(np.float32))
+            detector.interpreter.invoke()
+            boxes = detector.interpreter.get_tensor(detector._boxes)[0].astype(np.float32)
+            logits = detector.interpreter.get_tensor(detector._scores)[0, :, 0].astype(np.float32)
+            (tmp_path / f"{name}{i}.bin").write_bytes(boxes.tobytes() + logits.tobytes())
+            outputs.append({"file": str(tmp_path / f"{name}{i}.bin"), "canvas_sum": float(canvas.astype(np.float32)
+                                                                                          .sum(dtype=np.float64))})
+        (tmp_path / f"{name}.rgb").write_bytes(np.ascontiguousarray(rgb).tobytes())
+        boxes, eyes = detector.detect(rgb)
+        crops = [[module.align_crop(rgb, b, e, margin=0.2, height=32, width=32, template=t).reshape(-1).tolist()
+                  for b, e in zip(boxes, eyes)] for t in (None, template)]
+        expected[name] = {"boxes": boxes.tolist(), "eyes": eyes.tolist(), "crops": crops}
+        cases.append({"name": name, "rgb": str(tmp_path / f"{name}.rgb"), "width": width, "height": height,
+                      "windows": [list(w) for w in windows], "outputs": outputs})
+    (tmp_path / "cases.json").write_text(json.dumps({"meta": meta, "template": template, "cases": cases}))
+    faces_js = (ROOT / "kerasfer" / "export" / "web" / "faces.js").as_uri()
+    script = f"""
+import {{anchorCentres, cropMatrix, detectFaces, searchWindows, warpCrop}} from {json.dumps(faces_js)};
+import {{readFileSync}} from 'fs';
+const {{meta, template, cases}} = JSON.parse(readFileSync({json.dumps(str(tmp_path / 'cases.json'))}));
+const anchors = anchorCentres(meta.input.height, meta.anchors);
+const out = {{}};
+for (const c of cases) {{
+  const rgb = new Uint8Array(readFileSync(c.rgb));
+  let i = 0;
+  const sums = [];
+  const run = async (canvas) => {{
+    sums.push(canvas.reduce((s, v) => s + v, 0));
+    const bytes = readFileSync(c.outputs[i++].file);
+    const all = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    return {{boxes: all.subarray(0, anchors.length * 16), logits: all.subarray(anchors.length * 16)}};
+  }};
+  const faces = await detectFaces(rgb, c.width, c.height, meta, anchors, run, 40);
+  const crops = [null, template].map((t) => faces.map((f) =>
+    Array.from(warpCrop(rgb, c.width, c.height, cropMatrix(f.box, f.eyes, 32, 32, meta.crop, t), 32, 32))));
+  out[c.name] = {{windows: searchWindows(c.height, c.width, meta.tiling), sums, faces, crops}};
+}}
+console.log(JSON.stringify(out));
+"""
+    run = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout)
+    for case in cases:
+        name, mine, want = case["name"], got[case["name"]], expected[case["name"]]
+        assert mine["windows"] == case["windows"], name
+        np.testing.assert_allclose(mine["sums"], [o["canvas_sum"] for o in case["outputs"]], rtol=1e-6, err_msg=name)
+        assert [f["box"] for f in mine["faces"]] == want["boxes"], name
+        np.testing.assert_allclose([f["eyes"] for f in mine["faces"]], want["eyes"], atol=1e-2, err_msg=name)
+        for js_crops, py_crops in zip(mine["crops"], want["crops"]):
+            difference = np.abs(np.asarray(js_crops, int) - np.asarray(py_crops, int))
+            assert difference.max() <= 1 and difference.mean() < 0.05, name
+    assert len(expected["pair"]["boxes"]) == 2 and len(expected["wide"]["boxes"]) == 1

@@ -119,7 +119,7 @@ def run(args) -> int:
     if args.web is not None:
         from kerasfer.export.web_page import write_web
 
-        page = write_web(args.web, path)
+        page = write_web(args.web, path, detector=args.detector == "blazeface")
         print(f"wrote the browser page {page}: serve it with `python -m http.server -d {page.parent}` "
               "and open http://127.0.0.1:8000/")
     return 0

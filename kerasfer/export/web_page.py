@@ -16,7 +16,12 @@ from pathlib import Path
 
 from kerasfer.export.sidecar import read_sidecar, sidecar_path
 
-PAGE_FILES = ("app.js", "preprocess.js", "style.css")
+PAGE_FILES = ("app.js", "preprocess.js", "faces.js", "style.css")
+DETECTOR_FILES = ("face_detector.tflite", "face_detector.json")
+HOW = {True: "Each face is found (BlazeFace), aligned and classified exactly as <code>export/run_tflite.py "
+             "--detector</code> does; the camera shows the first face of each frame.",
+       False: "A photo is classified as one face crop, resized to the model's input as <code>export/run_tflite.py"
+              "</code> does; the camera classifies the centre square of each frame."}
 # The plain build (browsers with relaxed SIMD) and the compat build (without); no threads, no JSPI.
 WASM_FILES = ("litert_wasm_internal.js", "litert_wasm_internal.wasm",
               "litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm")
@@ -58,7 +63,8 @@ def litertjs_version(node_modules: Path) -> str:
     return json.loads((node_modules / "@litertjs" / "core" / "package.json").read_text())["version"]
 
 
-def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expressions in your browser") -> Path:
+def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expressions in your browser",
+              detector: bool | None = None) -> Path:
     """Write the browser page for an exported model.
 
     Args:
@@ -66,6 +72,9 @@ def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expression
         tflite_path: the exported `.tflite`, with its sidecar beside it (and ``MODEL_CARD.md``,
             copied when present).
         title: the page title.
+        detector: run the face detector in the page (``face_detector.tflite`` and ``.json`` beside
+            the model, as `kerasfer export` writes them): detect → align → classify. None: when
+            those files are there.
 
     Returns:
         The path of ``index.html``.
@@ -87,6 +96,12 @@ def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expression
         if sidecar[part]["dtype"] not in BROWSER_DTYPES:
             raise ValueError(f"{tflite_path.name} has a {sidecar[part]['dtype']} {part}; LiteRT.js takes "
                              f"{' or '.join(BROWSER_DTYPES)}: export with `--int8-io uint8` for the browser.")
+    here_detector = [tflite_path.with_name(name) for name in DETECTOR_FILES]
+    if detector is None:
+        detector = all(path.is_file() for path in here_detector)
+    elif detector and not all(path.is_file() for path in here_detector):
+        raise FileNotFoundError(f"detector=True needs {' and '.join(p.name for p in here_detector)} beside "
+                                f"{tflite_path.name}: export with `--detector blazeface` (the default).")
     node_modules = find_litertjs()
     out = Path(out_dir)
     (out / "model").mkdir(parents=True, exist_ok=True)
@@ -100,6 +115,11 @@ def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expression
         shutil.copy2(node_modules / "@litertjs" / "core" / "wasm" / name, out / "litert" / "wasm" / name)
     shutil.copy2(tflite_path, out / "model" / "model.tflite")
     shutil.copy2(sidecar_path(tflite_path), out / "model" / "model.json")
+    for path in here_detector:
+        if detector:
+            shutil.copy2(path, out / "model" / path.name)
+        else:
+            (out / "model" / path.name).unlink(missing_ok=True)  # an earlier page's detector must not stay
     links = ['<a href="model/model.json">sidecar</a>', '<a href="model/model.tflite">model</a>']
     card = tflite_path.with_name("MODEL_CARD.md")
     if card.is_file():
@@ -109,7 +129,8 @@ def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expression
     for name in PAGE_FILES:
         shutil.copy2(here / name, out / name)
     page = (here / "index.html").read_text(encoding="utf-8")
-    for key, value in {"TITLE": _html(title), "VERSION": __version__,
+    for key, value in {"TITLE": _html(title), "VERSION": __version__, "HOW": HOW[bool(detector)],
+                       "DETECTOR": "true" if detector else "false",
                        "LITERTJS_VERSION": litertjs_version(node_modules), "LINKS": " · ".join(links)}.items():
         page = page.replace("{{" + key + "}}", value)
     (out / "index.html").write_text(page, encoding="utf-8")

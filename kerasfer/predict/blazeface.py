@@ -246,7 +246,8 @@ def _whole_in_tile(corners, x0: int, y0: int, side: int, height: int, width: int
 
 
 def letterbox(image, size: int):
-    """`image` scaled to fit a `size` square (pillow's antialiased bilinear), centred on black.
+    """`image` scaled to fit a `size` square (pillow's antialiased bilinear, the horizontal pass first), centred
+    on black.
 
     Pillow, not OpenCV, so that `export/run_tflite.py` (which may only use pillow) feeds the detector
     the same pixels and finds the same boxes.
@@ -266,8 +267,12 @@ def letterbox(image, size: int):
     resized_w, resized_h = max(1, round(width * scale)), max(1, round(height * scale))
     pad_x, pad_y = (size - resized_w) // 2, (size - resized_h) // 2
     canvas = np.zeros((size, size, 3), np.float32)
-    canvas[pad_y:pad_y + resized_h, pad_x:pad_x + resized_w] = np.asarray(
-        Image.fromarray(image).resize((resized_w, resized_h), Image.BILINEAR), np.float32)
+    resized = Image.fromarray(image)
+    if resized.width != resized_w:  # horizontal pass, then vertical: the order fixed (export/run_tflite.py)
+        resized = resized.resize((resized_w, resized.height), Image.BILINEAR)
+    if resized.height != resized_h:
+        resized = resized.resize((resized_w, resized_h), Image.BILINEAR)
+    canvas[pad_y:pad_y + resized_h, pad_x:pad_x + resized_w] = np.asarray(resized, np.float32)
     return canvas, scale, (pad_x, pad_y)
 
 

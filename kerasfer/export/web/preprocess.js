@@ -95,7 +95,7 @@ export function rgbToGrey(rgb) {
   return grey;
 }
 
-function roundHalfEven(x) { // numpy's np.round
+export function roundHalfEven(x) { // numpy's np.round
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
