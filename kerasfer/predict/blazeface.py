@@ -134,8 +134,11 @@ class BlazeFaceDetector:
         path = Path(model_path) if model_path is not None else model_file(model)
         _, self.size, strides, per_layer = MODELS[model]
         self.min_score, self.nms_iou = float(min_score), float(nms_iou)
-        self.interpreter = Interpreter(model_path=str(path), num_threads=int(num_threads))
-        self.interpreter.allocate_tensors()
+        from kerasfer.utils.quiet import native_output_filtered
+
+        with native_output_filtered():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
+            self.interpreter = Interpreter(model_path=str(path), num_threads=int(num_threads))
+            self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]["index"]
         outputs = {int(d["shape"][-1]): d["index"] for d in self.interpreter.get_output_details()}
         if set(outputs) != {1, 16}:
