@@ -208,6 +208,9 @@ def main():
     detectors = {"haar": lambda image: detect_faces(image, min_face=40),
                  "blazeface full_range": lambda image: full.detect(image, min_face=40).boxes,
                  "blazeface short_range": lambda image: short.detect(image, min_face=40).boxes}
+    mtcnn = mtcnn_detector()
+    if mtcnn is not None:
+        detectors["mtcnn 1.0.0"] = mtcnn
     frame = sets["composite"][0][1]
     print(f"{'detector':<24} {'set':<10} {'photos':>6} {'faces':>5} {'found':>5} {'missed':>6} {'false':>5} "
           f"{'recall':>7} {'precision':>9} {'miscount':>8} {'worst':>5} {'ms/frame':>8} {'ms/photo':>8}")
@@ -229,6 +232,22 @@ def main():
             print(f"{label:<24} {set_name:<10} {len(scenes):>6} {faces:>5} {found:>5} {missed:>6} {false:>5} "
                   f"{recall:>7.1%} {precision:>9.1%} {miscount:>8} {worst:>5} {ms:>8.1f} {np.median(times):>8.1f} (max {max(times):.0f})")
     chain_ms(frame)
+
+
+def mtcnn_detector():
+    """`find_faces(detector="mtcnn")` (mtcnn 1.0.0, TensorFlow on one thread), or None if not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("mtcnn") is None:
+        print("mtcnn is not installed (pip install mtcnn==1.0.0): its row is left out")
+        return None
+    import tensorflow as tf
+
+    from kerasfer.predict.faces import find_faces
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return lambda image: find_faces(image, detector="mtcnn", min_face=40)[0]
 
 
 def chain_ms(frame, repeats: int = 30) -> None:

@@ -85,8 +85,8 @@ def test_bad_settings_and_images_are_refused(tmp_path):
         BlazeFaceDetector("full_range", model_path=model_file("short_range"))
     with pytest.raises(ValueError, match="uint8"):
         shared_detector().detect(np.zeros((50, 50, 3), np.float32))
-    with pytest.raises(ValueError, match="unknown face detector 'mtcnn'"):
-        find_faces(skimage.data.astronaut(), detector="mtcnn")
+    with pytest.raises(ValueError, match="unknown face detector 'retinaface'"):
+        find_faces(skimage.data.astronaut(), detector="retinaface")
     with pytest.raises(ValueError, match="min_face"):
         find_faces(skimage.data.astronaut(), min_face=0)
 
@@ -132,3 +132,12 @@ def test_a_face_on_a_tile_edge_is_found_once():
         scene, face = _small_face_scene(90, at, size=(900, 1700))
         faces = BlazeFaceDetector().detect(scene, min_face=30)
         assert len(faces) == 1 and iou(faces.boxes[0], face) > 0.5, at
+
+
+def test_mtcnn_is_an_option_behind_find_faces():
+    pytest.importorskip("mtcnn", reason="the optional MTCNN detector needs `pip install mtcnn==1.0.0` (the dev extra)")
+    boxes, eyes = find_faces(skimage.data.astronaut(), detector="mtcnn")
+    assert len(boxes) == 1 and iou(boxes[0], ASTRONAUT_FACE) > 0.5
+    (left, right) = eyes[0]
+    assert left[0] < right[0] and abs(left[1] - right[1]) < 10  # image-left eye first, nearly level
+    assert len(find_faces(skimage.data.coffee(), detector="mtcnn")[0]) == 0

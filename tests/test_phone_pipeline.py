@@ -42,12 +42,11 @@ def test_the_detector_sidecar_describes_the_model(tmp_path):
     assert path.read_bytes()[4:8] == b"TFL3"
 
 
-def test_runner_finds_the_same_boxes_and_labels_as_kerasfer_predict(models, photos, tmp_path):  # noqa: F811
-    detector_path = write_detector(tmp_path)
+def _check_runner_matches_predict(model_path, photos, detector_path):
+    """The runner's boxes, labels and probabilities on `photos` equal `kerasfer predict`'s; returns the table."""
     module = _load_runner()
-    runner, detector = module.Runner(models["tflite"]), module.FaceDetector(detector_path)
-    table = predict_paths(photos, models["tflite"], progress=False)
-    assert len(table) == 4  # one, one and two faces
+    runner, detector = module.Runner(model_path), module.FaceDetector(detector_path)
+    table = predict_paths(photos, model_path, progress=False)
     for photo in photos:
         ours = table[table["file"] == str(photo)]
         theirs = module.classify_faces(runner, detector, photo)
@@ -55,6 +54,12 @@ def test_runner_finds_the_same_boxes_and_labels_as_kerasfer_predict(models, phot
         assert [label for _, _, label, _ in theirs] == ours["emotion"].tolist()
         # the same crops: kerasfer only renormalises the dequantized probabilities to sum to 1
         np.testing.assert_allclose([p for *_, p in theirs], ours["probability"], atol=1 / 256)
+    return table
+
+
+def test_runner_finds_the_same_boxes_and_labels_as_kerasfer_predict(models, photos, tmp_path):  # noqa: F811
+    table = _check_runner_matches_predict(models["tflite"], photos, write_detector(tmp_path))
+    assert len(table) == 4  # one, one and two faces
 
 
 def test_runner_aligns_to_the_models_face_template_as_predict_does(photos, tiny_faces, tmp_path):
@@ -68,16 +73,9 @@ def test_runner_aligns_to_the_models_face_template_as_predict_does(photos, tiny_
     model.face_template = TEMPLATE
     meta = to_tflite(model, tmp_path / "fer.tflite", mode="int8", representative_data=tiny_faces, num_calibration=32)
     assert meta["input"]["face_template"] == TEMPLATE
-    module = _load_runner()
-    runner, detector = module.Runner(tmp_path / "fer.tflite"), module.FaceDetector(write_detector(tmp_path))
-    assert detector.meta["crop"]["max_scale_ratio"] == 1.5
-    table = predict_paths(photos, tmp_path / "fer.tflite", progress=False)
-    for photo in photos:
-        ours = table[table["file"] == str(photo)]
-        theirs = module.classify_faces(runner, detector, photo)
-        assert [box for _, box, _, _ in theirs] == [tuple(row) for row in ours[["x", "y", "w", "h"]].to_numpy()]
-        assert [label for _, _, label, _ in theirs] == ours["emotion"].tolist()
-        np.testing.assert_allclose([p for *_, p in theirs], ours["probability"], atol=1 / 256)
+    detector_path = write_detector(tmp_path)
+    assert json.loads(detector_path.with_suffix(".json").read_text())["crop"]["max_scale_ratio"] == 1.5
+    _check_runner_matches_predict(tmp_path / "fer.tflite", photos, detector_path)
 
 
 def test_runner_crops_are_kerasfers_pixel_for_pixel(photos):

@@ -193,8 +193,12 @@ def test_page_with_the_detector_finds_aligns_and_classifies_as_the_runner(page, 
         assert len(result["faces"]) == len(want), result["image"]
         for mine, (_, box, label, probability) in zip(result["faces"], want):
             assert np.abs(np.subtract(mine["box"], box)).max() <= 1, result["image"]
-            assert mine["label"] == label, result["image"]
             assert max(mine["probabilities"]) == pytest.approx(probability, abs=2 / 256)
+            # crops may differ by one grey level here and there (float32 vs float64 geometry): the label
+            # must agree unless the runner's own top two are within that noise (2 quantization steps)
+            top = sorted(mine["probabilities"], reverse=True)
+            if top[0] - top[1] > 2 / 256:
+                assert mine["label"] == label, result["image"]
     assert counts == [1, 2, 1, 0]  # the astronaut, two side by side, one small in a wide scene, none
 
 

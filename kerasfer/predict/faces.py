@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
-#: face detectors of `find_faces`: BlazeFace (MediaPipe's neural detector, what phones run) or Haar (2001)
-DETECTORS = ("blazeface", "haar")
+#: face detectors of `find_faces`: BlazeFace (MediaPipe's neural detector, what phones run), Haar (2001) or
+#: MTCNN (2016, optional: `pip install mtcnn==1.0.0`)
+DETECTORS = ("blazeface", "haar", "mtcnn")
 DEFAULT_DETECTOR = "blazeface"
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
 EYE_CASCADE = "haarcascade_eye.xml"
@@ -101,17 +102,21 @@ def find_faces(image, *, detector: str = DEFAULT_DETECTOR, min_face: int = 40, m
 
     Returns:
         ``(boxes, eyes)``: (K, 4) ``(x, y, w, h)``; (K, 2, 2) eye positions (image-left eye first) for
-        BlazeFace, None for Haar (`crop_faces` then looks for the eyes with the eye cascade).
+        BlazeFace and MTCNN, None for Haar (`crop_faces` then looks for the eyes with the eye cascade).
 
     Raises:
         ValueError: an unknown detector or a bad image.
     """
     if detector == "haar":
         return detect_faces(image, min_face=min_face, min_neighbors=min_neighbors), None
-    if detector != "blazeface":
+    if detector not in DETECTORS:
         raise ValueError(f"unknown face detector {detector!r}; choose from {DETECTORS}.")
     if not isinstance(min_face, (int, np.integer)) or min_face < 1:
         raise ValueError(f"`min_face` must be a positive number of pixels; got {min_face!r}.")
+    if detector == "mtcnn":
+        from kerasfer.predict.mtcnn_faces import mtcnn_faces
+
+        return mtcnn_faces(image, min_face=min_face)
     from kerasfer.predict.blazeface import shared_detector
 
     faces = shared_detector().detect(image, min_face=min_face)

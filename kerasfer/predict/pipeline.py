@@ -51,7 +51,7 @@ def predict_images(images, model, *, names=None, detector: str = DEFAULT_DETECTO
         images: uint8 RGB images (a list, or an array N×H×W×3); sizes may differ.
         model: a `.keras` / `.tflite` path, a Keras model or a `FaceClassifier`.
         names: one name per image for the ``file`` column (default ``"0"``, ``"1"``, ...).
-        detector: ``"blazeface"`` (default) or ``"haar"`` (`kerasfer.predict.faces.find_faces`).
+        detector: ``"blazeface"`` (default), ``"haar"`` or ``"mtcnn"`` (`kerasfer.predict.faces.find_faces`).
         min_face: smallest face side in pixels.
         min_neighbors: Haar only: overlapping detections needed to keep a face (see `detect_faces`).
         margin: context around each face box, as a fraction of its side.
@@ -96,7 +96,7 @@ def predict_paths(paths, model, *, out=None, every: int = 1, detect_every: int =
         detect_every: for videos, run the detector on every `detect_every`-th classified frame and
             classify the faces at their last boxes in between (detection is the costly step). A face
             keeps its ``track`` id across frames while its box overlaps its last one (`IoUTracker`).
-        detector: ``"blazeface"`` (default) or ``"haar"`` (`kerasfer.predict.faces.find_faces`).
+        detector: ``"blazeface"`` (default), ``"haar"`` or ``"mtcnn"`` (`kerasfer.predict.faces.find_faces`).
         min_face: smallest face side in pixels.
         min_neighbors: Haar only: overlapping detections needed to keep a face (see `detect_faces`).
         margin: context around each face box, as a fraction of its side.
