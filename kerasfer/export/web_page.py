@@ -125,6 +125,8 @@ def write_web(out_dir, tflite_path, *, title: str = "kerasfer: facial expression
     if card.is_file():
         shutil.copy2(card, out / "model" / "MODEL_CARD.md")
         links.insert(0, '<a href="model/MODEL_CARD.md">model card</a>')
+    else:
+        (out / "model" / "MODEL_CARD.md").unlink(missing_ok=True)
     here = Path(__file__).with_name("web")
     for name in PAGE_FILES:
         shutil.copy2(here / name, out / name)
