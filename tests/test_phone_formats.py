@@ -9,12 +9,13 @@ import pytest
 
 from kerasfer.constants import ACTION_UNITS, EMOTIONS
 from kerasfer.data import make_synthfaces
-from kerasfer.export import to_tflite, verify
+from kerasfer.export import read_sidecar, to_tflite, verify
 from kerasfer.export import tflite as tflite_module
 from kerasfer.export.mediapipe_check import SCORE_TOLERANCE, check_in_mediapipe
 from kerasfer.export.metadata import ModelInfo, embed_metadata, read_metadata, with_verification
 from kerasfer.export.verify import LiteRTModel
 from kerasfer.models import AUClassifier, EmotionClassifier
+from kerasfer.models.predict import predict_proba
 
 pytest.importorskip("mediapipe", reason="the phone formats need mediapipe: `make install` installs it")
 
@@ -139,3 +140,27 @@ def test_without_mediapipe_the_export_says_so(rgb_model, tiny_faces, tmp_path, m
     result = verify(tmp_path / "bare.tflite", rgb_model, tiny_faces, latency_runs=2)
     assert result["mediapipe"]["runtime"] is None and "no TFLite Model Metadata" in result["mediapipe"]["skipped"]
 
+
+
+def test_action_unit_export_is_verified_on_au_decisions(tmp_path):
+    keras.utils.set_random_seed(6)
+    model = AUClassifier(input_shape=(32, 32, 3), width=8, latent_dim=8)
+    data = make_synthfaces(64, seed=6, image_size=32)
+    to_tflite(model, tmp_path / "au.tflite", mode="int8", representative_data=data, num_calibration=32)
+    result = verify(tmp_path / "au.tflite", model, data, ["skin"], latency_runs=2)
+    assert result["metric"] == "macro F1 over Action Units"
+    thresholds = np.asarray(model.au_thresholds)
+    keras_on = predict_proba(model, data) >= thresholds
+    lite_on = LiteRTModel(tmp_path / "au.tflite").predict(data.load_images()) >= thresholds
+    assert result["agreement"] == pytest.approx((keras_on == lite_on).mean())
+    from sklearn.metrics import f1_score
+
+    assert result["keras_accuracy"] == pytest.approx(f1_score(data.aus, keras_on, average="macro", zero_division=0))
+    assert set(result["per_group"]["skin"]) == {"light", "medium", "dark"}
+    described = read_metadata(with_verification((tmp_path / "au.tflite").read_bytes(), read_sidecar(
+        tmp_path / "au.tflite"), result))["description"]
+    assert "AU decision agreement" in described and "AU macro F1" in described
+    no_aus = make_synthfaces(16, seed=7, image_size=32)
+    no_aus.aus = None
+    with pytest.raises(ValueError, match="AU labels"):
+        verify(tmp_path / "au.tflite", model, no_aus, latency_runs=2)

@@ -57,6 +57,7 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
     from kerasfer import __version__
 
     v = verification
+    accuracy = v.get("metric", "accuracy") == "accuracy"  # else an Action Unit model: macro F1, no interval
     lines = [
         f"# Model card: {model_name}",
         "",
@@ -92,16 +93,19 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         "",
         f"## Verification on `{data}` ({v['n']} faces)",
         "",
-        f"- Top-1 agreement of the TFLite model with its Keras source: **{100 * v['agreement']:.2f} %**.",
-        f"- Accuracy, Keras → TFLite: {100 * v['keras_accuracy']:.2f} % → {100 * v['tflite_accuracy']:.2f} % "
+        f"- {'Top-1' if accuracy else 'AU decision'} agreement of the TFLite model with its Keras source: "
+        f"**{100 * v['agreement']:.2f} %**.",
+        f"- {'Accuracy' if accuracy else 'Macro F1 over the Action Units'}, Keras → TFLite: "
+        f"{100 * v['keras_accuracy']:.2f} % → {100 * v['tflite_accuracy']:.2f} % "
         f"({100 * v['accuracy_delta']:+.2f} points).",
         f"- Worst group change from quantization: {v['worst_group']} {100 * v['worst_group_delta']:+.2f} points"
         + (" — **more than 1 point lost**." if v["worst_group_flag"] else "."),
         _mediapipe_line(v.get("mediapipe") or {}),
         "",
-        "| group | faces | Keras accuracy [95 % CI] | TFLite accuracy [95 % CI] | quantization change (points) |",
+        ("| group | faces | Keras accuracy [95 % CI] | TFLite accuracy [95 % CI] | quantization change (points) |"
+         if accuracy else "| group | faces | Keras AU macro F1 | TFLite AU macro F1 | quantization change (points) |"),
         "|---|---|---|---|---|",
-        *_group_rows(v["per_group"]),
+        *_group_rows(v["per_group"], intervals=accuracy),
         "",
         "## Caveats",
         "",
@@ -158,7 +162,9 @@ def _training_lines(training) -> list[str]:
     return lines
 
 
-def _group_rows(per_group: dict) -> list[str]:
+def _group_rows(per_group: dict, *, intervals: bool = True) -> list[str]:
+    """The per-group table rows; `intervals`: Wilson 95 % intervals (accuracies are proportions; an AU
+    macro F1 is not, and gets none)."""
     from scipy.stats import binomtest
 
     rows = []
@@ -166,6 +172,9 @@ def _group_rows(per_group: dict) -> list[str]:
         for group, row in groups.items():
             cells = []
             for key in ("keras", "tflite"):
+                if not intervals:
+                    cells.append(f"{100 * row[key]:.1f} %")
+                    continue
                 correct = int(round(row[key] * row["count"]))
                 ci = binomtest(correct, row["count"]).proportion_ci(method="wilson") if row["count"] else None
                 cells.append(f"{100 * row[key]:.1f} % [{100 * ci.low:.1f}, {100 * ci.high:.1f}]" if ci else "–")

@@ -93,7 +93,9 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
         mediapipe: also check the file in MediaPipe Tasks.
 
     Returns:
-        A JSON-ready dict: ``agreement`` (top-1, LiteRT vs Keras), ``keras_accuracy``,
+        A JSON-ready dict: ``metric`` (``"accuracy"``; for an Action Unit export, one whose sidecar has
+        thresholds, ``"macro F1 over Action Units"``, which the ``*_accuracy`` fields then hold),
+        ``agreement`` (top-1, or for AUs the thresholded decisions, LiteRT vs Keras), ``keras_accuracy``,
         ``tflite_accuracy``, ``accuracy_delta`` (tflite − keras), ``per_group`` {attr: {group:
         {"keras", "tflite", "delta", "count"}}}, ``worst_group``, ``worst_group_delta``,
         ``worst_group_flag`` (a group lost more than 1 point), ``size_bytes``, ``latency_ms_median``,
@@ -102,12 +104,51 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
     path = Path(tflite_path)
     if not path.is_file():
         raise FileNotFoundError(f"no such .tflite file: {path}")
-    if len(data) == 0 or (data.labels < 0).all():
+    thresholds = _au_thresholds(path)
+    if len(data) == 0 or (thresholds is None and (data.labels < 0).all()):
         raise ValueError("`data` must hold labelled faces to verify against.")
     lite = LiteRTModel(path, num_threads=1)
     images = data.load_images()
-    keras_pred = predict_proba(keras_model, data).argmax(1)
-    lite_pred = lite.predict(images).argmax(1)
+    keras_probs = predict_proba(keras_model, data)
+    lite_probs = lite.predict(images)
+    if thresholds is None:
+        scores = _emotion_scores(keras_probs, lite_probs, data, attributes)
+    else:
+        scores = _au_scores(keras_probs, lite_probs, thresholds, data, attributes)
+    worst = scores["worst"]
+    times = lite.latency_ms(images[0], runs=latency_runs)
+    in_mediapipe = _mediapipe_part(path, lite, images, keras_probs.argmax(1)) if mediapipe else {
+        "runtime": None, "skipped": "not asked (mediapipe=False)"}
+    return {
+        "tflite": str(path),
+        "n": int(len(data)),
+        "metric": scores["metric"],
+        "agreement": scores["agreement"],
+        "keras_accuracy": scores["keras"],
+        "tflite_accuracy": scores["tflite"],
+        "accuracy_delta": scores["tflite"] - scores["keras"],
+        "per_group": scores["per_group"],
+        "worst_group": worst[1],
+        "worst_group_delta": float(worst[0]) if worst[1] else 0.0,
+        "worst_group_flag": bool(worst[1] and worst[0] < -WORST_GROUP_LOSS_LIMIT),
+        "size_bytes": path.stat().st_size,
+        "latency_ms_median": float(np.median(times)),
+        "latency_ms_p90": float(np.percentile(times, 90)),
+        "mediapipe": in_mediapipe,
+    }
+
+
+def _au_thresholds(path: Path):
+    """The per-AU thresholds of a multi-label export (its sidecar's), or None for an emotion model."""
+    if not sidecar_path(path).is_file():
+        return None
+    thresholds = read_sidecar(path)["output"].get("thresholds")
+    return None if thresholds is None else np.asarray(thresholds, np.float32)
+
+
+def _emotion_scores(keras_probs, lite_probs, data, attributes) -> dict:
+    """Top-1 agreement, accuracy and per-group accuracy of Keras and LiteRT on emotion-labelled faces."""
+    keras_pred, lite_pred = keras_probs.argmax(1), lite_probs.argmax(1)
     known = data.labels >= 0
     labels = data.labels
     keras_tables = per_group_accuracy(labels[known], keras_pred[known], data[known], attributes)
@@ -121,27 +162,43 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
             per_group[name][group] = {"keras": float(row["accuracy"]), "tflite": lite_acc, "delta": delta,
                                       "count": int(row["count"])}
             worst = min(worst, (delta, f"{name}={group}"), key=lambda t: t[0])
-    times = lite.latency_ms(images[0], runs=latency_runs)
-    in_mediapipe = _mediapipe_part(path, lite, images, keras_pred) if mediapipe else {
-        "runtime": None, "skipped": "not asked (mediapipe=False)"}
-    keras_acc = float((keras_pred[known] == labels[known]).mean())
-    lite_acc = float((lite_pred[known] == labels[known]).mean())
-    return {
-        "tflite": str(path),
-        "n": int(len(data)),
-        "agreement": float((keras_pred == lite_pred).mean()),
-        "keras_accuracy": keras_acc,
-        "tflite_accuracy": lite_acc,
-        "accuracy_delta": lite_acc - keras_acc,
-        "per_group": per_group,
-        "worst_group": worst[1],
-        "worst_group_delta": float(worst[0]) if worst[1] else 0.0,
-        "worst_group_flag": bool(worst[1] and worst[0] < -WORST_GROUP_LOSS_LIMIT),
-        "size_bytes": path.stat().st_size,
-        "latency_ms_median": float(np.median(times)),
-        "latency_ms_p90": float(np.percentile(times, 90)),
-        "mediapipe": in_mediapipe,
-    }
+    return {"metric": "accuracy", "agreement": float((keras_pred == lite_pred).mean()),
+            "keras": float((keras_pred[known] == labels[known]).mean()),
+            "tflite": float((lite_pred[known] == labels[known]).mean()), "per_group": per_group, "worst": worst}
+
+
+def _au_scores(keras_probs, lite_probs, thresholds, data, attributes) -> dict:
+    """For a multi-label (Action Unit) export: agreement of the thresholded AU decisions, and macro F1
+    over the AUs of Keras and LiteRT, overall and per group (faces with every AU known)."""
+    from sklearn.metrics import f1_score
+
+    if data.aus is None:
+        raise ValueError("this is an Action Unit model: verify it on faces with AU labels (`data.aus`), e.g. "
+                         "SynthFaces or a DISFA/BP4D reader.")
+    keras_on, lite_on = keras_probs >= thresholds, lite_probs >= thresholds
+    known = (data.aus >= 0).all(axis=1)
+    truth = data.aus[known]
+
+    def score(on, mask):
+        return float(f1_score(truth[mask], on[known][mask], average="macro", zero_division=0))
+
+    everyone = np.ones(len(truth), bool)
+    per_group, worst = {}, (np.inf, None)
+    for name in attributes or data.attribute_names:
+        data.check_attribute(name)
+        codes = data.attributes[name][known]
+        per_group[name] = {}
+        for code, group in enumerate(data.group_names[name]):
+            mask = codes == code
+            if not mask.any():
+                continue
+            keras_f1, lite_f1 = score(keras_on, mask), score(lite_on, mask)
+            per_group[name][group] = {"keras": keras_f1, "tflite": lite_f1, "delta": lite_f1 - keras_f1,
+                                      "count": int(mask.sum())}
+            worst = min(worst, (lite_f1 - keras_f1, f"{name}={group}"), key=lambda t: t[0])
+    return {"metric": "macro F1 over Action Units", "agreement": float((keras_on == lite_on).mean()),
+            "keras": score(keras_on, everyone), "tflite": score(lite_on, everyone), "per_group": per_group,
+            "worst": worst}
 
 
 def _mediapipe_part(path: Path, lite: LiteRTModel, images: np.ndarray, keras_pred: np.ndarray) -> dict:
@@ -155,6 +212,15 @@ def _mediapipe_part(path: Path, lite: LiteRTModel, images: np.ndarray, keras_pre
         return {"runtime": None, "skipped": "MediaPipe Tasks' ImageClassifier takes RGB models only; this one is grey"}
     pixels = np.clip(np.round(images), 0, 255).astype(np.uint8)
     return check_in_mediapipe(path, pixels, lite.predict(pixels), keras_pred, meta["labels"])
+
+
+def _metric(result: dict) -> str:
+    """What a `verify` result scores: ``accuracy``, or ``AU macro F1`` for an Action Unit model."""
+    return "AU macro F1" if result.get("metric", "accuracy") != "accuracy" else "accuracy"
+
+
+def _agreement_name(result: dict) -> str:
+    return "AU decision agreement" if _metric(result) != "accuracy" else "top-1 agreement"
 
 
 def _mediapipe_line(check: dict) -> str:
@@ -171,9 +237,9 @@ def summary_table(result: dict) -> str:
         f"{'model':<28}{result['tflite']}",
         f"{'size':<28}{result['size_bytes'] / 1024:.1f} KiB",
         f"{'latency (1 thread)':<28}median {result['latency_ms_median']:.3f} ms, p90 {result['latency_ms_p90']:.3f} ms",
-        f"{'top-1 agreement w/ Keras':<28}{100 * result['agreement']:.2f} %  (n={result['n']})",
-        f"{'accuracy keras → tflite':<28}{100 * result['keras_accuracy']:.2f} → {100 * result['tflite_accuracy']:.2f} "
-        f"({100 * result['accuracy_delta']:+.2f} pt)",
+        f"{_agreement_name(result) + ' w/ Keras':<28}{100 * result['agreement']:.2f} %  (n={result['n']})",
+        f"{_metric(result) + ' keras → tflite':<28}{100 * result['keras_accuracy']:.2f} → "
+        f"{100 * result['tflite_accuracy']:.2f} ({100 * result['accuracy_delta']:+.2f} pt)",
         _mediapipe_line(result.get("mediapipe") or {}),
         "",
         f"{'group':<22}{'keras':>8}{'tflite':>8}{'delta pt':>10}{'n':>6}",
