@@ -60,9 +60,11 @@ def describe(sidecar: dict, verification: dict | None = None) -> str:
             if multi_label else f"facial expression classification ({len(sidecar['labels'])} classes, softmax)")
     text = f"kerasfer {task} on one face crop; export mode {sidecar['mode']}."
     if verification is not None:
-        au = verification.get("metric", "accuracy") != "accuracy"
-        text += (f" Verified in LiteRT on {verification['n']} faces: {'AU decision' if au else 'top-1'} agreement "
-                 f"with Keras {100 * verification['agreement']:.1f} %, {'AU macro F1' if au else 'accuracy'} "
+        from kerasfer.export.verify import verification_terms
+
+        agreement, score = verification_terms(verification)
+        text += (f" Verified in LiteRT on {verification['n']} faces: {agreement} with Keras "
+                 f"{100 * verification['agreement']:.1f} %, {score} "
                  f"{100 * verification['keras_accuracy']:.1f} → {100 * verification['tflite_accuracy']:.1f} % "
                  f"({100 * verification['accuracy_delta']:+.1f} pt), worst group {verification['worst_group']} "
                  f"{100 * verification['worst_group_delta']:+.1f} pt.")

@@ -56,8 +56,12 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
     """
     from kerasfer import __version__
 
+    from kerasfer.export.verify import verification_terms
+
     v = verification
-    accuracy = v.get("metric", "accuracy") == "accuracy"  # else an Action Unit model: macro F1, no interval
+    agreement, score = verification_terms(v)
+    accuracy = score == "accuracy"  # else an Action Unit model: macro F1, which gets no interval
+    interval = " [95 % CI]" if accuracy else ""
     lines = [
         f"# Model card: {model_name}",
         "",
@@ -93,17 +97,15 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         "",
         f"## Verification on `{data}` ({v['n']} faces)",
         "",
-        f"- {'Top-1' if accuracy else 'AU decision'} agreement of the TFLite model with its Keras source: "
-        f"**{100 * v['agreement']:.2f} %**.",
-        f"- {'Accuracy' if accuracy else 'Macro F1 over the Action Units'}, Keras → TFLite: "
+        f"- {_sentence(agreement)} of the TFLite model with its Keras source: **{100 * v['agreement']:.2f} %**.",
+        f"- {_sentence(score)}, Keras → TFLite: "
         f"{100 * v['keras_accuracy']:.2f} % → {100 * v['tflite_accuracy']:.2f} % "
         f"({100 * v['accuracy_delta']:+.2f} points).",
         f"- Worst group change from quantization: {v['worst_group']} {100 * v['worst_group_delta']:+.2f} points"
         + (" — **more than 1 point lost**." if v["worst_group_flag"] else "."),
         _mediapipe_line(v.get("mediapipe") or {}),
         "",
-        ("| group | faces | Keras accuracy [95 % CI] | TFLite accuracy [95 % CI] | quantization change (points) |"
-         if accuracy else "| group | faces | Keras AU macro F1 | TFLite AU macro F1 | quantization change (points) |"),
+        f"| group | faces | Keras {score}{interval} | TFLite {score}{interval} | quantization change (points) |",
         "|---|---|---|---|---|",
         *_group_rows(v["per_group"], intervals=accuracy),
         "",
@@ -113,6 +115,10 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         "",
     ]
     return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:]
 
 
 def _mediapipe_line(check: dict) -> str:

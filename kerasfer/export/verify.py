@@ -14,6 +14,8 @@ from kerasfer.models.predict import predict_proba
 from kerasfer.utils.quiet import native_output_filtered
 
 WORST_GROUP_LOSS_LIMIT = 0.01  # flag when a group loses more than 1 point of accuracy to the export
+#: what `verify` scores: top-1 accuracy, or for an Action Unit model (thresholds in its sidecar) macro F1
+ACCURACY, AU_MACRO_F1 = "accuracy", "macro F1 over Action Units"
 
 
 class LiteRTModel:
@@ -104,7 +106,8 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
     path = Path(tflite_path)
     if not path.is_file():
         raise FileNotFoundError(f"no such .tflite file: {path}")
-    thresholds = _au_thresholds(path)
+    meta = read_sidecar(path) if sidecar_path(path).is_file() else None
+    thresholds = None if meta is None else meta["output"].get("thresholds")
     if len(data) == 0 or (thresholds is None and (data.labels < 0).all()):
         raise ValueError("`data` must hold labelled faces to verify against.")
     lite = LiteRTModel(path, num_threads=1)
@@ -114,10 +117,11 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
     if thresholds is None:
         scores = _emotion_scores(keras_probs, lite_probs, data, attributes)
     else:
-        scores = _au_scores(keras_probs, lite_probs, thresholds, data, attributes)
-    worst = scores["worst"]
+        scores = _au_scores(keras_probs, lite_probs, np.asarray(thresholds, np.float32), data, attributes)
+    worst = min(((row["delta"], f"{name}={group}") for name, groups in scores["per_group"].items()
+                 for group, row in groups.items()), key=lambda t: t[0], default=(np.inf, None))
     times = lite.latency_ms(images[0], runs=latency_runs)
-    in_mediapipe = _mediapipe_part(path, lite, images, keras_probs.argmax(1)) if mediapipe else {
+    in_mediapipe = _mediapipe_part(path, meta, lite, images, lite_probs, keras_probs.argmax(1)) if mediapipe else {
         "runtime": None, "skipped": "not asked (mediapipe=False)"}
     return {
         "tflite": str(path),
@@ -138,14 +142,6 @@ def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int
     }
 
 
-def _au_thresholds(path: Path):
-    """The per-AU thresholds of a multi-label export (its sidecar's), or None for an emotion model."""
-    if not sidecar_path(path).is_file():
-        return None
-    thresholds = read_sidecar(path)["output"].get("thresholds")
-    return None if thresholds is None else np.asarray(thresholds, np.float32)
-
-
 def _emotion_scores(keras_probs, lite_probs, data, attributes) -> dict:
     """Top-1 agreement, accuracy and per-group accuracy of Keras and LiteRT on emotion-labelled faces."""
     keras_pred, lite_pred = keras_probs.argmax(1), lite_probs.argmax(1)
@@ -153,18 +149,16 @@ def _emotion_scores(keras_probs, lite_probs, data, attributes) -> dict:
     labels = data.labels
     keras_tables = per_group_accuracy(labels[known], keras_pred[known], data[known], attributes)
     lite_tables = per_group_accuracy(labels[known], lite_pred[known], data[known], attributes)
-    per_group, worst = {}, (np.inf, None)
+    per_group = {}
     for name, table in keras_tables.items():
         per_group[name] = {}
         for group, row in table.iterrows():
             lite_acc = float(lite_tables[name].loc[group, "accuracy"])
-            delta = lite_acc - float(row["accuracy"])
-            per_group[name][group] = {"keras": float(row["accuracy"]), "tflite": lite_acc, "delta": delta,
-                                      "count": int(row["count"])}
-            worst = min(worst, (delta, f"{name}={group}"), key=lambda t: t[0])
-    return {"metric": "accuracy", "agreement": float((keras_pred == lite_pred).mean()),
+            per_group[name][group] = {"keras": float(row["accuracy"]), "tflite": lite_acc,
+                                      "delta": lite_acc - float(row["accuracy"]), "count": int(row["count"])}
+    return {"metric": ACCURACY, "agreement": float((keras_pred == lite_pred).mean()),
             "keras": float((keras_pred[known] == labels[known]).mean()),
-            "tflite": float((lite_pred[known] == labels[known]).mean()), "per_group": per_group, "worst": worst}
+            "tflite": float((lite_pred[known] == labels[known]).mean()), "per_group": per_group}
 
 
 def _au_scores(keras_probs, lite_probs, thresholds, data, attributes) -> dict:
@@ -183,7 +177,7 @@ def _au_scores(keras_probs, lite_probs, thresholds, data, attributes) -> dict:
         return float(f1_score(truth[mask], on[known][mask], average="macro", zero_division=0))
 
     everyone = np.ones(len(truth), bool)
-    per_group, worst = {}, (np.inf, None)
+    per_group = {}
     for name in attributes or data.attribute_names:
         data.check_attribute(name)
         codes = data.attributes[name][known]
@@ -195,32 +189,31 @@ def _au_scores(keras_probs, lite_probs, thresholds, data, attributes) -> dict:
             keras_f1, lite_f1 = score(keras_on, mask), score(lite_on, mask)
             per_group[name][group] = {"keras": keras_f1, "tflite": lite_f1, "delta": lite_f1 - keras_f1,
                                       "count": int(mask.sum())}
-            worst = min(worst, (lite_f1 - keras_f1, f"{name}={group}"), key=lambda t: t[0])
-    return {"metric": "macro F1 over Action Units", "agreement": float((keras_on == lite_on).mean()),
-            "keras": score(keras_on, everyone), "tflite": score(lite_on, everyone), "per_group": per_group,
-            "worst": worst}
+    return {"metric": AU_MACRO_F1, "agreement": float((keras_on == lite_on).mean()),
+            "keras": score(keras_on, everyone), "tflite": score(lite_on, everyone), "per_group": per_group}
 
 
-def _mediapipe_part(path: Path, lite: LiteRTModel, images: np.ndarray, keras_pred: np.ndarray) -> dict:
-    """MediaPipe Tasks on the faces as uint8 pixels (what a phone camera gives), against LiteRT on the same."""
-    if not sidecar_path(path).is_file():
+def _mediapipe_part(path: Path, meta, lite: LiteRTModel, images: np.ndarray, lite_probs: np.ndarray,
+                    keras_pred: np.ndarray) -> dict:
+    """MediaPipe Tasks on the faces as uint8 pixels (what a phone camera gives), against LiteRT on the same
+    (`lite_probs`, LiteRT's scores of `images`, serve when the images are whole pixel values already)."""
+    if meta is None:
         return {"runtime": None, "skipped": f"no sidecar {sidecar_path(path).name} beside the model"}
-    meta = read_sidecar(path)
     if not meta.get("metadata"):
         return {"runtime": None, "skipped": "the model carries no TFLite Model Metadata (exported without mediapipe)"}
     if meta["input"]["channels"] != 3:
         return {"runtime": None, "skipped": "MediaPipe Tasks' ImageClassifier takes RGB models only; this one is grey"}
     pixels = np.clip(np.round(images), 0, 255).astype(np.uint8)
-    return check_in_mediapipe(path, pixels, lite.predict(pixels), keras_pred, meta["labels"])
+    litert = lite_probs if np.array_equal(pixels, images) else lite.predict(pixels)
+    return check_in_mediapipe(path, pixels, litert, keras_pred, meta["labels"])
 
 
-def _metric(result: dict) -> str:
-    """What a `verify` result scores: ``accuracy``, or ``AU macro F1`` for an Action Unit model."""
-    return "AU macro F1" if result.get("metric", "accuracy") != "accuracy" else "accuracy"
-
-
-def _agreement_name(result: dict) -> str:
-    return "AU decision agreement" if _metric(result) != "accuracy" else "top-1 agreement"
+def verification_terms(result: dict) -> tuple[str, str]:
+    """What a `verify` result measures, in words: ``(agreement, score)``, i.e. ``("top-1 agreement",
+    "accuracy")``, or ``("AU decision agreement", "AU macro F1")`` for an Action Unit model."""
+    if result.get("metric", ACCURACY) == ACCURACY:
+        return "top-1 agreement", "accuracy"
+    return "AU decision agreement", "AU macro F1"
 
 
 def _mediapipe_line(check: dict) -> str:
@@ -233,12 +226,13 @@ def _mediapipe_line(check: dict) -> str:
 
 def summary_table(result: dict) -> str:
     """A plain-text table of a `verify` result (what `kerasfer export` prints)."""
+    agreement, score = verification_terms(result)
     lines = [
         f"{'model':<28}{result['tflite']}",
         f"{'size':<28}{result['size_bytes'] / 1024:.1f} KiB",
         f"{'latency (1 thread)':<28}median {result['latency_ms_median']:.3f} ms, p90 {result['latency_ms_p90']:.3f} ms",
-        f"{_agreement_name(result) + ' w/ Keras':<28}{100 * result['agreement']:.2f} %  (n={result['n']})",
-        f"{_metric(result) + ' keras → tflite':<28}{100 * result['keras_accuracy']:.2f} → "
+        f"{agreement + ' w/ Keras':<28}{100 * result['agreement']:.2f} %  (n={result['n']})",
+        f"{score + ' keras → tflite':<28}{100 * result['keras_accuracy']:.2f} → "
         f"{100 * result['tflite_accuracy']:.2f} ({100 * result['accuracy_delta']:+.2f} pt)",
         _mediapipe_line(result.get("mediapipe") or {}),
         "",
