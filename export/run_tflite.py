@@ -8,8 +8,8 @@ executable specification of the pre- and post-processing in README.md:
 
 prints one line per image: ``path<TAB>label<TAB>probability``. With ``--detector
 face_detector.tflite`` (written by `kerasfer export` beside the model, with its sidecar
-``face_detector.json``) the images are whole photos: every face is found (BlazeFace), cropped with
-its eyes levelled and classified, one line per face:
+``face_detector.json``) the images are whole photos: every face is found (BlazeFace), aligned (to
+the model's face template when its sidecar has one, else eye-levelled) and classified, one line per face:
 ``path<TAB>face<TAB>x<TAB>y<TAB>w<TAB>h<TAB>label<TAB>probability`` — the boxes and labels of
 `kerasfer predict` on the same photos.
 """

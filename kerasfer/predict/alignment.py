@@ -49,7 +49,7 @@ def measure_face_template(data, *, max_faces: int = MAX_FACES, seed: int = 0):
     detector = shared_detector()
     eyes = []
     for image in images:
-        faces = detector.detect(image if image.shape[-1] == 3 else np.repeat(image, 3, axis=-1))
+        faces = detector.detect(image)  # grey (H, W, 1) images are taken as they are
         if len(faces):
             eyes.append(faces.eyes[0] / np.array([image.shape[1], image.shape[0]], np.float32))
     template = None
@@ -84,13 +84,8 @@ def fit_face_template(model, data, *, seed: int = 0) -> dict:
 
 def _sample(data, max_faces: int, seed: int) -> np.ndarray:
     """Up to `max_faces` uint8 images of `data`, drawn without replacement."""
-    rng = np.random.default_rng(seed)
-    if hasattr(data, "load_images"):
-        index = np.sort(rng.choice(len(data), size=min(max_faces, len(data)), replace=False))
-        images = data[index].load_images()
-    else:
-        images = np.asarray(data)
-        images = images[np.sort(rng.choice(len(images), size=min(max_faces, len(images)), replace=False))]
+    index = np.sort(np.random.default_rng(seed).choice(len(data), size=min(max_faces, len(data)), replace=False))
+    images = data[index].load_images() if hasattr(data, "load_images") else np.asarray(data)[index]
     return np.clip(np.round(images), 0, 255).astype(np.uint8)
 
 

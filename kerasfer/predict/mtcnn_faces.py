@@ -1,8 +1,8 @@
 """MTCNN (Zhang et al. 2016; the `mtcnn` 1.0.0 package, MIT, weights in its wheel) behind `find_faces`.
 
 `fer` finds faces with it. Measured here (`benchmarks/detect.py`): it finds the profiles BlazeFace
-misses (composite recall 100 % against 73.9 %), but it is about 35× slower (150 ms per 640×480 frame
-on one thread), counts one face wrong on the real photos where BlazeFace counts none, and is
+misses (composite recall 100 % against 73.9 %), but it is about 35× slower (150–169 ms per 640×480
+frame on one thread), miscounts 2 of the 16 real photos where BlazeFace miscounts none, and is
 TensorFlow, so the phone cannot run it. Hence an option (``detector="mtcnn"``), not the default. It
 needs ``pip install mtcnn==1.0.0`` (the ``dev`` extra has it).
 """

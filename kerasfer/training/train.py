@@ -225,8 +225,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                "reweight_attribute": reweight_attribute,
                "start": {"resumed_from_step": start_step, "restore_seconds": round(restore_seconds, 3),
                          "first_step_seconds": round(first_step["at"] - called, 3) if first_step else None,
-                         "first_step_unix_time": first_step.get("at")}}
-    metrics["face_template"] = face_template
+                         "first_step_unix_time": first_step.get("at")},
+               "face_template": face_template}
     if test_data is not None:
         predictions = predict_proba(model, test_data).argmax(axis=1)
         metrics.update(accuracy_summary(test_data.labels, predictions, test_data))
