@@ -4,7 +4,6 @@ Python LiteRT's predictions (export/run_tflite.py) on the same image files; its 
 
 import functools
 import http.server
-import importlib.util
 import json
 import re
 import shutil
@@ -18,6 +17,7 @@ import pytest
 from PIL import Image
 
 from browser_harness import ARTIFACTS, chromium
+from test_export import _load_runner as _runner
 from kerasfer.cli import main
 from kerasfer.data import make_synthfaces
 from kerasfer.export import to_tflite
@@ -27,13 +27,6 @@ from kerasfer.models import EmotionClassifier
 ROOT = Path(__file__).resolve().parents[1]
 PREPROCESS_JS = ROOT / "kerasfer" / "export" / "web" / "preprocess.js"
 SCORE_STEP = 1 / 256
-
-
-def _runner():
-    spec = importlib.util.spec_from_file_location("run_tflite", ROOT / "export" / "run_tflite.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _node() -> str:
