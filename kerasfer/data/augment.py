@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 
-def default_augmentation(*, flip: bool = True, rotation: float = 0.04, zoom: float = 0.1,
+def default_augmentation(*, flip: bool = True, rotation: float = 0.04, zoom: float = 0.1, shift: float = 0.0,
                          brightness: float = 0.15, contrast: float = 0.2, seed: int | None = None):
-    """Flip, rotation, zoom, brightness and contrast jitter for faces (pixels 0..255).
+    """Flip, rotation, zoom, shift, brightness and contrast jitter for faces (pixels 0..255).
 
-    Flip, rotation and zoom are one `RandomFaceAffine` warp (Keras' `RandomFlip`,
+    Flip, rotation, zoom and shift are one `RandomFaceAffine` warp (Keras' `RandomFlip`,
     `RandomRotation` and `RandomZoom` composed into one matrix), followed by Keras'
     `RandomBrightness` and `RandomContrast`.
 
@@ -20,6 +20,8 @@ def default_augmentation(*, flip: bool = True, rotation: float = 0.04, zoom: flo
         flip: random horizontal flips.
         rotation: maximum rotation as a fraction of a full turn (0 = off).
         zoom: maximum zoom in/out as a fraction of the image side (0 = off).
+        shift: maximum shift along each axis as a fraction of the image side (0 = off): a face
+            detector's crop is never centred exactly.
         brightness: maximum brightness shift as a fraction of the 0..255 range (0 = off).
         contrast: maximum contrast change factor (0 = off).
         seed: seed of the random layers (None: unseeded).
@@ -33,14 +35,16 @@ def default_augmentation(*, flip: bool = True, rotation: float = 0.04, zoom: flo
     """
     import keras  # lazy: importing kerasfer.data stays light
 
-    for name, value in (("rotation", rotation), ("zoom", zoom), ("brightness", brightness), ("contrast", contrast)):
+    for name, value in (("rotation", rotation), ("zoom", zoom), ("shift", shift), ("brightness", brightness),
+                        ("contrast", contrast)):
         if not 0 <= value < 1:
             raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
     from kerasfer.data.random_affine import RandomFaceAffine
 
     layers = []
-    if flip or rotation or zoom:  # one warp for all three: ~2x faster than three Keras layers
-        layers.append(RandomFaceAffine(flip=flip, rotation=rotation, zoom=zoom, fill_mode="reflect", seed=seed))
+    if flip or rotation or zoom or shift:  # one warp for all: ~2x faster than three Keras layers
+        layers.append(RandomFaceAffine(flip=flip, rotation=rotation, zoom=zoom, shift=shift, fill_mode="reflect",
+                                       seed=seed))
     if brightness:
         layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed))
     if contrast:

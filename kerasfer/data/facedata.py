@@ -31,6 +31,11 @@ class FaceData:
         au_names: names of the AU columns, default `kerasfer.ACTION_UNITS`.
         skipped: the `kerasfer.data.SkipReport` of the reader that built this data (what it left
             out under ``on_error="skip"``); an empty report by default. Kept by subsets.
+        soft_labels: optional float array (N, len(label_names)) of label distributions, e.g. FER+'s
+            ten annotators' votes (`kerasfer.data.read_ferplus` with ``labels="votes"``). Each
+            row is normalised to sum to 1; a row of zeros means none is known (the hard `labels`
+            are then used for that face). Models train on the distribution where it is given
+            (Barsoum et al. 2016's cross-entropy mode).
 
     Example:
         >>> data = FaceData(images=np.zeros((2, 64, 64, 3), np.uint8), labels=[3, 6],
@@ -53,6 +58,7 @@ class FaceData:
         label_names: Sequence[str] = EMOTIONS,
         au_names: Sequence[str] = ACTION_UNITS,
         skipped=None,
+        soft_labels=None,
     ):
         self.images = _check_images(images) if images is not None else None
         self.paths = None if paths is None else np.asarray([str(p) for p in paths], dtype=object)
@@ -80,6 +86,7 @@ class FaceData:
         self.attributes, self.group_names = _check_attributes(attributes or {}, group_names or {}, n)
         self.aus = None if aus is None else _check_aus(aus, n, len(self.au_names))
         self.skipped = SkipReport() if skipped is None else skipped
+        self.soft_labels = None if soft_labels is None else _check_soft_labels(soft_labels, n, len(self.label_names))
 
     # ----------------------------------------------------------------------------------- basics
     def __len__(self) -> int:
@@ -91,7 +98,8 @@ class FaceData:
         return (
             f"FaceData(n={len(self)}, image_shape={self.image_shape}, {where}, "
             f"labels={'yes' if (self.labels >= 0).any() else 'none'}, "
-            f"aus={'yes' if self.aus is not None else 'none'}, attributes: {attrs or 'none'})"
+            f"aus={'yes' if self.aus is not None else 'none'}, "
+            f"{'soft labels, ' if self.soft_labels is not None else ''}attributes: {attrs or 'none'})"
         )
 
     @property
@@ -119,6 +127,7 @@ class FaceData:
             label_names=self.label_names,
             au_names=self.au_names,
             skipped=self.skipped,
+            soft_labels=None if self.soft_labels is None else self.soft_labels[index],
         )
 
     def group_labels(self, attribute: str) -> np.ndarray:
@@ -267,6 +276,18 @@ def _check_attributes(attributes, group_names, n):
         checked[name] = _check_int_array(f"attributes[{name!r}]", values, n, len(groups))
         names[name] = groups
     return checked, names
+
+
+def _check_soft_labels(soft, n: int, num_labels: int) -> np.ndarray:
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.shape != (n, num_labels):
+        raise ValueError(f"`soft_labels` must have shape ({n}, {num_labels}); got {soft.shape}.")
+    bad = np.flatnonzero(~np.isfinite(soft).all(axis=1) | (soft < 0).any(axis=1))
+    if bad.size:
+        raise ValueError(f"`soft_labels` must hold finite non-negative numbers; row {bad[0]} holds {soft[bad[0]].tolist()} "
+                         f"({bad.size} such row(s) in all).")
+    total = soft.sum(axis=1, keepdims=True)
+    return np.divide(soft, total, out=np.zeros_like(soft), where=total > 0).astype(np.float32)
 
 
 def _check_aus(aus, n: int, num_aus: int) -> np.ndarray:

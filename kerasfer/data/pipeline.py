@@ -27,7 +27,7 @@ def make_dataset(
     balance: str | None = None,
     cache=False,
 ) -> tf.data.Dataset:
-    """Batches ``{"image", "label", "aus", "attributes": {...}[, "sample_weight"]}`` of `data`.
+    """Batches ``{"image", "label", "aus", "attributes": {...}[, "soft_label", "sample_weight"]}`` of `data`.
 
     See `FaceData.dataset` for the arguments.
 
@@ -47,6 +47,8 @@ def make_dataset(
         "aus": aus.astype(np.float32),
         "attributes": {k: v.astype(np.int32) for k, v in data.attributes.items()},
     }
+    if data.soft_labels is not None:  # label distributions (FER+ votes): what the models train on
+        elements["soft_label"] = data.soft_labels
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float32)
         if sample_weight.shape != (n,) or not np.all(np.isfinite(sample_weight)) or (sample_weight < 0).any():

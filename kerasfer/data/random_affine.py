@@ -21,13 +21,14 @@ class RandomFaceAffine(keras.layers.Layer):
         flip: flip horizontally with probability 0.5.
         rotation: maximum rotation as a fraction of a full turn.
         zoom: maximum zoom in/out as a fraction of the image side.
+        shift: maximum shift along each axis as a fraction of the image side (0 = off).
         fill_mode: how to fill pixels outside the input ("reflect", "nearest", "constant", "wrap").
         seed: seed of the random draws.
     """
 
-    def __init__(self, flip=True, rotation=0.04, zoom=0.1, fill_mode="reflect", seed=None, **kwargs):
+    def __init__(self, flip=True, rotation=0.04, zoom=0.1, fill_mode="reflect", seed=None, shift=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.flip, self.rotation, self.zoom = bool(flip), float(rotation), float(zoom)
+        self.flip, self.rotation, self.zoom, self.shift = bool(flip), float(rotation), float(zoom), float(shift)
         self.fill_mode, self.seed = fill_mode, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -48,6 +49,9 @@ class RandomFaceAffine(keras.layers.Layer):
         cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
         a2 = cx - a0 * cx - a1 * cy
         b2 = cy - b0 * cx - b1 * cy
+        if self.shift:  # a translation of the sampled point: the face moves by up to shift × side
+            a2 += keras.random.uniform((n,), -self.shift, self.shift, seed=self.seed_generator) * width
+            b2 += keras.random.uniform((n,), -self.shift, self.shift, seed=self.seed_generator) * height
         zeros = ops.zeros((n,))
         transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
         return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode=self.fill_mode)
@@ -56,5 +60,5 @@ class RandomFaceAffine(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "flip": self.flip, "rotation": self.rotation, "zoom": self.zoom,
+        return {**super().get_config(), "flip": self.flip, "rotation": self.rotation, "zoom": self.zoom, "shift": self.shift,
                 "fill_mode": self.fill_mode, "seed": self.seed}

@@ -124,7 +124,7 @@ class EmotionClassifier(SupervisedModel):
             raise ValueError("EmotionClassifier needs emotion labels: the batch has no 'label'.")
         if self.transition is not None:
             probs = self.transition(probs, group_index(batch, self.label_noise, self.noise_sizes))
-        loss, known = emotion_loss(batch["label"], probs, self.label_smoothing)
+        loss, known = emotion_loss(batch["label"], probs, self.label_smoothing, batch.get("soft_label"))
         if self.transition is not None:
             loss += self.transition.prior_loss()
         return loss, known * sample_weight_of(batch, tf.shape(probs)[0])

