@@ -7,6 +7,8 @@ from kerasfer.data.errors import DataError, SkippedRecord, SkipReport
 from kerasfer.data.facedata import FaceData
 from kerasfer.data.fairface import as_attribute_task, read_fairface
 from kerasfer.data.fer2013 import read_fer2013
+from kerasfer.data.ferplus import read_ferplus
+from kerasfer.data.folder import read_folder
 from kerasfer.data.manifest import read_affectnet, read_manifest
 from kerasfer.data.rafdb import align_face, read_rafdb
 from kerasfer.data.sampling import stratified_split
@@ -32,6 +34,8 @@ __all__ = [
     "read_disfa",
     "read_fairface",
     "read_fer2013",
+    "read_ferplus",
+    "read_folder",
     "read_manifest",
     "read_rafdb",
     "stratified_split",

@@ -13,8 +13,8 @@ from kerasfer.data.errors import DataError, ErrorPolicy
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
 
-def read_csv_rows(path, policy: ErrorPolicy, required=(), delimiter: str = ","):
-    """Rows of a CSV file with a header, each with its 1-based line number, read lazily.
+def read_csv_rows(path, policy: ErrorPolicy, required=(), delimiter: str = ",", *, names=None):
+    """Rows of a CSV file with a header (or `names`), each with its 1-based line number, read lazily.
 
     Header names are stripped of spaces (Kaggle's FER2013 file writes ``" Usage"``). A row with the
     wrong number of fields goes to `policy` ("malformed row") when the reader reaches it, so
@@ -25,14 +25,18 @@ def read_csv_rows(path, policy: ErrorPolicy, required=(), delimiter: str = ","):
         policy: the reader's `ErrorPolicy`.
         required: column names that must be in the header (else `DataError` on line 1, always).
         delimiter: field separator.
+        names: the column names of a file *without* a header line (FER+'s ``label.csv``): every
+            line is then a row, and `required` is not used.
 
     Returns:
-        ``(columns, rows)``: the header names (checked now) and an iterator of
+        ``(columns, rows)``: the header names (checked now) or `names`, and an iterator of
         ``(line, {column: text})``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such CSV file: {path}")
+    if names is not None:
+        return list(names), _rows(path, policy, list(names), delimiter, header=False)
     with _opened(path) as f:
         header = next(csv.reader(f, delimiter=delimiter), None)
     if not header or not any(h.strip() for h in header):
@@ -46,10 +50,11 @@ def read_csv_rows(path, policy: ErrorPolicy, required=(), delimiter: str = ","):
     return columns, _rows(path, policy, columns, delimiter)
 
 
-def _rows(path, policy, columns, delimiter):
+def _rows(path, policy, columns, delimiter, header=True):
     with _opened(path) as f:
         reader = csv.reader(f, delimiter=delimiter)
-        next(reader)
+        if header:
+            next(reader)
         while True:
             try:
                 fields = next(reader)

@@ -27,10 +27,11 @@ FAIRVAE_SIZE = "standard"
 #: the standard preset's large flattened dense layer gained 8–9 points at 1e-3 over 3e-3 (1,000 faces at
 #: 64 px, 4,000 at 32 px clean) and lost 8 at 1,000 faces 32 px; the phone preset was tuned at 3e-3.
 LEARNING_RATES = {"standard": 1e-3, "phone": 3e-3, "large": 2e-3}
-#: What else a preset trains with in `train_model` (the others: Adam, mirroring only, no warm-up):
+#: What else a preset trains with in `train_model` (the others: Adam, mirroring only, no warm-up, the
+#: caller's epochs): its epochs when none are given,
 #: AdamW's decoupled weight decay, linear warm-up epochs before the cosine decay, and the real-photo
 #: augmentation of `kerasfer.data.default_augmentation` (shift, scale, rotation, brightness, contrast).
-PRESET_TRAINING = {"large": {"weight_decay": 5e-4, "warmup_epochs": 1,
+PRESET_TRAINING = {"large": {"epochs": 30, "weight_decay": 5e-4, "warmup_epochs": 1,
                              "augmentation": {"rotation": 10 / 360, "zoom": 0.1, "shift": 0.1, "brightness": 0.2,
                                               "contrast": 0.3}}}
 #: `size="auto"` (what `train_model` and `kerasfer train` use when no size is given) picks "large" from this

@@ -42,6 +42,19 @@ def preset_training(size: str | None) -> dict:
     return dict(PRESET_TRAINING.get(size, {}))
 
 
+def default_epochs(size: str | None, fallback: int) -> int:
+    """The epochs a preset trains for when none are given (`PRESET_TRAINING`), else `fallback`.
+
+    Args:
+        size: the run's preset (None: another backbone).
+        fallback: the caller's own default (10 for `train_model`, 12 for `kerasfer train`).
+
+    Returns:
+        A positive number of epochs.
+    """
+    return int(preset_training(size).get("epochs", fallback))
+
+
 def learning_rate_schedule(peak: float, *, epochs: int, steps_per_epoch: int, warmup_epochs: int = 0):
     """Cosine decay from `peak` to 0 over the run, after a linear warm-up of `warmup_epochs` epochs.
 

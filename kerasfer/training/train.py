@@ -16,6 +16,8 @@ GROUP_AWARE = ("balanced", "group_dro", "domain_independent", "erasure")
 #: baseline by definition; FairVAE because balancing (group × label) cells removed the stereotype's pull
 #: that its latent alignment alone left in (README "Does it close the gap?").
 REWEIGHTED_BY_DEFAULT = ("reweighted", "fairvae")
+#: `train_model`'s epochs when neither the call nor the preset gives them.
+DEFAULT_EPOCHS = 10
 
 
 def build_model(name: str, input_shape, *, protected=None, **kwargs):
@@ -47,7 +49,7 @@ def build_model(name: str, input_shape, *, protected=None, **kwargs):
     raise ValueError(f"unknown model {name!r}; use one of {MODELS}.")
 
 
-def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int = 10, batch_size: int = 64,
+def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int | None = None, batch_size: int = 64,
                 learning_rate: float | None = None, seed: int = 0, attribute=None,
                 reweight_attribute: str | None = "auto", verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
@@ -64,7 +66,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         train_data: a `FaceData` with labels.
         test_data: optional `FaceData` for the per-group summary.
         out: folder for ``model.keras``, ``metrics.json`` and the backups (None: save nothing, no resume).
-        epochs: training epochs.
+        epochs: training epochs; None: the preset's (`kerasfer.models.encoder.PRESET_TRAINING`: 30 for
+            ``"large"``), else 10.
         batch_size: global batch size (split over the replicas of `strategy`).
         learning_rate: peak learning rate (cosine decay to 0, after the preset's warm-up); default the
             encoder preset's (`kerasfer.models.encoder.LEARNING_RATES`: 1e-3 standard, 3e-3 phone,
@@ -134,13 +137,14 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     from kerasfer.training.distribute import is_chief, make_strategy, uses_fit, worker_info
     from kerasfer.training.epochs import epoch_stream, steps_per_epoch
     from kerasfer.training.loop import fit_loop
-    from kerasfer.training.recipe import augmentation_layer, learning_rate_schedule, preset_training, resolve_size
+    from kerasfer.training.recipe import (augmentation_layer, default_epochs, learning_rate_schedule,
+                                         preset_training, resolve_size)
     from kerasfer.training.warm_start import architecture_kwargs, copy_weights, load_source
     from kerasfer.utils.io import write_json
 
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; use one of {MODELS}.")
-    if not isinstance(epochs, int) or epochs <= 0:
+    if epochs is not None and (not isinstance(epochs, int) or epochs <= 0):
         raise ValueError(f"`epochs` must be a positive integer; got {epochs!r}.")
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
@@ -154,6 +158,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
     if size is not None:
         model_kwargs["size"] = size
     recipe = preset_training(size)
+    epochs = default_epochs(size, DEFAULT_EPOCHS) if epochs is None else epochs
     attribute = _method_attribute(name, train_data, attribute)
     reweight_attribute = _reweight_attribute(name, train_data, reweight_attribute, attribute)
     strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
