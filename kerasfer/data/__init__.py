@@ -14,6 +14,7 @@ from kerasfer.data.rafdb import align_face, read_rafdb
 from kerasfer.data.sampling import stratified_split
 from kerasfer.data.weights import balanced_weights
 from kerasfer.data.synthfaces import au_prototype_matrix, make_synthfaces
+from kerasfer.data.utkface import parse_utkface_name, read_utkface
 
 __all__ = [
     "AU_SKIN_BIAS",
@@ -29,6 +30,7 @@ __all__ = [
     "balanced_weights",
     "default_augmentation",
     "make_synthfaces",
+    "parse_utkface_name",
     "read_affectnet",
     "read_bp4d",
     "read_disfa",
@@ -38,5 +40,6 @@ __all__ = [
     "read_folder",
     "read_manifest",
     "read_rafdb",
+    "read_utkface",
     "stratified_split",
 ]

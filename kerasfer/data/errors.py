@@ -126,7 +126,8 @@ class ErrorPolicy:
         if errors:
             counts = ", ".join(f"{k}: {v}" for k, v in Counter(r.reason for r in errors).items())
             logger.warning("%s: skipped %d bad record(s) (%s); see data.skipped", self.dataset, len(errors), counts)
-        excluded = len(self.report) - len(errors)
+        excluded = [r for r in self.report.records if r.kind == "excluded"]
         if excluded:
-            logger.info("%s: excluded %d record(s) outside the 7 emotions", self.dataset, excluded)
+            counts = ", ".join(f"{k}: {v}" for k, v in Counter(r.reason for r in excluded).items())
+            logger.info("%s: excluded %d record(s) (%s); see data.skipped", self.dataset, len(excluded), counts)
         return self.report

@@ -19,6 +19,7 @@ from kerasfer.data.folder import read_folder
 from kerasfer.data.manifest import read_affectnet, read_manifest
 from kerasfer.data.rafdb import read_rafdb
 from kerasfer.data.synthfaces import make_synthfaces
+from kerasfer.data.utkface import read_utkface
 
 # Split → seed offset, so train and test SynthFaces never share faces.
 _SYNTH_SPLIT_SEED = {"train": 0, "val": 1000, "test": 2000}
@@ -37,6 +38,7 @@ READERS: dict = {
     "affectnet": read_affectnet,
     "disfa": read_disfa,
     "bp4d": read_bp4d,
+    "utkface": read_utkface,
 }
 
 
