@@ -143,3 +143,12 @@ def test_warm_start_refuses_what_cannot_be_copied(tiny_faces, tmp_path):
         architecture_kwargs(source, {"width": 16})
     with pytest.raises(FileNotFoundError, match="no such model file"):
         train_model("baseline", tiny_faces, epochs=1, verbose=0, init=tmp_path / "missing.keras")
+
+
+def test_label_noise_on_an_attribute_of_the_data_not_in_kerasfer_attributes():
+    """RAF-DB's race, a single 'annotator' group: the data's group counts reach the classifier."""
+    model = EmotionClassifier(input_shape=(32, 32, 1), width=4, label_noise="race", label_noise_groups={"race": 4})
+    assert model.noise_sizes == (4,)
+    assert EmotionClassifier.from_config(model.get_config()).label_noise_groups == {"race": 4}
+    with pytest.raises(ValueError, match="must name attributes among"):
+        EmotionClassifier(input_shape=(32, 32, 1), width=4, label_noise="race")

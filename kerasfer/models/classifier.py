@@ -42,6 +42,9 @@ class EmotionClassifier(SupervisedModel):
             label-noise matrix T_g (forward correction, `kerasfer.models.label_noise`), or a list of
             attributes (one T_g per intersectional group); batches then need those attributes.
         label_noise_prior: pull of each T_g towards the identity (>= 0).
+        label_noise_groups: ``{attribute: number of groups}`` of the training data for
+            `label_noise` (`train_model` passes it); default `kerasfer.ATTRIBUTES`' counts, which
+            only know gender, skin and age.
         erasure: None, or attribute name(s) whose linear information is erased from the latent
             before the head (LEACE, `kerasfer.models.erasure`; `train_model` refits it every epoch).
 
@@ -54,7 +57,7 @@ class EmotionClassifier(SupervisedModel):
     def __init__(self, input_shape=(64, 64, 3), num_classes: int = 7, *, size: str = DEFAULT_SIZE,
                  backbone="kerasfer", backbone_weights=None, width: int = 32, latent_dim: int | None = None,
                  head_units: int = 64, dropout: float = 0.2, label_smoothing: float = 0.0, label_noise=None,
-                 label_noise_prior: float = DEFAULT_PRIOR, erasure=None, **kwargs):
+                 label_noise_prior: float = DEFAULT_PRIOR, erasure=None, label_noise_groups=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"`label_smoothing` must be in [0, 1); got {label_smoothing!r}.")
@@ -71,9 +74,11 @@ class EmotionClassifier(SupervisedModel):
         self.erasure = check_erasure(erasure)
         self.eraser = build_eraser(self.latent_dim) if self.erasure else None
         self.label_noise, self.label_noise_prior = label_noise, float(label_noise_prior)
-        self.noise_sizes = group_sizes(label_noise, argument="label_noise")
+        self.label_noise_groups = None if label_noise_groups is None else {
+            str(k): int(v) for k, v in dict(label_noise_groups).items()}
+        self.noise_sizes = group_sizes(label_noise, self.label_noise_groups, argument="label_noise")
         self.transition = None if label_noise is None else GroupLabelNoise(
-            group_count(label_noise, argument="label_noise"), self.num_classes, prior=self.label_noise_prior, name="label_noise")
+            group_count(label_noise, self.label_noise_groups, argument="label_noise"), self.num_classes, prior=self.label_noise_prior, name="label_noise")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.built = True  # every weight exists once the Functional parts are built
@@ -151,4 +156,5 @@ class EmotionClassifier(SupervisedModel):
             "erasure": list(self.erasure) or None,
             "label_noise": self.label_noise,
             "label_noise_prior": self.label_noise_prior,
+            "label_noise_groups": self.label_noise_groups,
         }

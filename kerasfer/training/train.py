@@ -173,6 +173,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         model_kwargs.setdefault("groups", {a: len(g) for a, g in train_data.group_names.items()})
     if name == "erasure":
         model_kwargs.setdefault("erasure", attribute)
+    if name != "fairvae" and model_kwargs.get("label_noise") is not None:  # the data's own group counts
+        model_kwargs.setdefault("label_noise_groups", {a: len(g) for a, g in train_data.group_names.items()})
     # The custom loop drops each epoch's last incomplete batch: a replica must never get an empty one.
     drop_remainder = not with_fit
     per_epoch = steps_per_epoch(len(train_data), batch_size, drop_remainder)
