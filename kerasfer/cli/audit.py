@@ -1,4 +1,9 @@
-"""`kerasfer audit`: audit a saved model per group; write report.html, audit.json and metrics.json."""
+"""`kerasfer audit`: audit a saved model per group; write report.html, audit.json and metrics.json.
+
+Faces without emotion labels (e.g. ``--data fairface:DIR`` or a UTKFace folder) get the predicted-rate
+audit (rate of each emotion per group, demographic-parity difference, negative-emotion rate) instead of
+the accuracy audit; partly labelled data gets both.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ def register(subparsers):
     p.add_argument("--min-count", type=int, default=30,
                    help="smaller groups are reported but left out of the gaps (default: %(default)s)")
     p.add_argument("--no-intersections", action="store_true", help="skip intersectional groups (e.g. gender × skin)")
+    # default None: kerasfer.fairness (and fairlearn) load only when `audit` runs, not for every `kerasfer --help`
+    p.add_argument("--negative", metavar="A,B,C",
+                   help="emotions counted in the negative-emotion rate of the predicted-rate audit "
+                        "(default: angry,disgust,fear,sad)")
     p.add_argument("--no-heatmaps", action="store_true", help="skip the Grad-CAM heatmaps")
     p.add_argument("--no-latent", action="store_true", help="skip the latent leakage probe and projection")
     p.add_argument("--batch-size", type=int, default=256)
@@ -40,6 +49,7 @@ def run(args) -> int:
 
     from kerasfer.data.specs import check_data_spec, load_data
     from kerasfer.fairness import audit
+    from kerasfer.fairness.rates import NEGATIVE_EMOTIONS
     from kerasfer.models import load_model
     from kerasfer.utils.io import write_json
 
@@ -50,11 +60,18 @@ def run(args) -> int:
         raise UsageError(f"--model {args.model}: non-square input {height}x{width} is not supported by --data")
     data = load_data(args.data, split=args.split, n=args.n, seed=args.seed, image_size=height, channels=channels)
     attributes = [a.strip() for a in args.attributes.split(",") if a.strip()] if args.attributes else None
+    negative = NEGATIVE_EMOTIONS
+    if args.negative is not None:
+        negative = [e.strip() for e in args.negative.split(",") if e.strip()]
+    if not negative or any(e not in data.label_names for e in negative):
+        raise UsageError(f"--negative {args.negative!r}: give comma-separated emotions of "
+                         f"{', '.join(data.label_names)}")
     with warnings.catch_warnings():  # small-group warnings are in result.notes and printed below
         warnings.simplefilter("ignore", UserWarning)
         result = audit(model, data, attributes, n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed,
                        intersections=None if args.no_intersections else "pairs", min_count=args.min_count,
-                       latent=not args.no_latent, heatmaps=not args.no_heatmaps, batch_size=args.batch_size)
+                       latent=not args.no_latent, heatmaps=not args.no_heatmaps, batch_size=args.batch_size,
+                       negative=negative)
     result.settings["model"] = Path(args.model).name
     result.settings["data"] = f"{args.data} ({args.split})"
     out = Path(args.out)

@@ -1,8 +1,11 @@
 """The fairness audit: per-group metrics with bootstrap CIs, gaps with permutation p-values.
 
 `audit_predictions` is the metric core on plain arrays (truth, predictions, group labels);
-`audit(model, data)` runs a model over a `FaceData`, calls it, and adds the latent leakage probe, a
-2-D projection of the latent and per-group Grad-CAM heatmaps. Both return an `AuditResult`.
+`rate_audit` the label-free core (predictions and group labels only: predicted emotion rates per
+group, `kerasfer.fairness.rates`); `audit(model, data)` runs a model over a `FaceData`, calls both
+for an emotion model (the accuracy part on the labelled faces, the rate part on every face), and
+adds the latent leakage probe, a 2-D projection of the latent and per-group Grad-CAM heatmaps.
+All three return an `AuditResult`.
 """
 
 from __future__ import annotations
@@ -19,13 +22,21 @@ from kerasfer.fairness.bootstrap import (bootstrap_counts, bootstrap_weights, pe
 from kerasfer.fairness.confusion import gap_families, gap_metrics, group_confusion, group_metrics
 from kerasfer.fairness.gap_intervals import extremum_interval, pairwise_differences
 from kerasfer.fairness.multilabel import MAX_ELEMENTS, au_group_metrics, au_permutation_metrics
-from kerasfer.fairness.result import AuditResult
+from kerasfer.fairness.rates import NEGATIVE_EMOTIONS, attribute_rates, negative_mask, predicted_classes
+from kerasfer.fairness.result import RATE_NOTE, AuditResult
 
 CROSS = " × "
 GAP_RANGE = (0.0, 1.0)  # every gap (differences of rates, min/max ratios, worst-group figures) lies here
 # gaps where a larger value means less fair; the fairness ratio is tested in the other direction
 _GAP_DIRECTION = {"equalized_odds_difference": 1, "demographic_parity_difference": 1, "accuracy_difference": 1,
                   "fairness_ratio": -1, "worst_group_accuracy": 0}
+_RATE_SEED = 104_729  # offsets the rate part's resamples from the labelled part's
+# the labelled tables of an audit without any known label: empty, with their columns
+_EMPTY_GROUPS = ["attribute", "group", "count", "small", "accuracy", "accuracy_low", "accuracy_high", "macro_f1",
+                 "macro_f1_low", "macro_f1_high"]
+_EMPTY_PER_CLASS = ["attribute", "group", "class"] + [f"{m}{s}" for m in ("tpr", "fpr", "selection_rate")
+                                                      for s in ("", "_low", "_high")]
+_EMPTY_GAPS = ["attribute", "metric", "value", "ci_low", "ci_high", "p_value", "groups_compared"]
 
 
 def audit_predictions(y_true, y_pred, groups: Mapping[str, Sequence], *, group_names=None, label_names=None,
@@ -61,6 +72,58 @@ def audit_predictions(y_true, y_pred, groups: Mapping[str, Sequence], *, group_n
     Returns:
         An `AuditResult`.
     """
+    return _warned(_labelled_audit(y_true, y_pred, groups, group_names=group_names, label_names=label_names,
+                                   n_boot=n_boot, n_perm=n_perm, seed=seed, intersections=intersections,
+                                   min_count=min_count, level=level))
+
+
+def rate_audit(y_pred, groups: Mapping[str, Sequence], *, group_names=None, label_names=None,
+               negative=NEGATIVE_EMOTIONS, n_boot: int = 1000, n_perm: int | None = None, seed: int = 0,
+               intersections="pairs", min_count: int = 30, level: float = 0.95) -> AuditResult:
+    """Audit an emotion classifier's predictions per group without expression labels.
+
+    Per group and intersectional group: the rate at which each emotion is predicted and the rate
+    of the "negative emotions" aggregate, each with a percentile bootstrap CI (faces resampled with
+    replacement); per attribute: the demographic-parity difference (max over emotions of the max −
+    min predicted rate between groups, one-vs-rest, as fairlearn's `demographic_parity_difference`),
+    the negative-rate difference and each emotion's rate difference, with simultaneous-bootstrap
+    CIs and one-sided permutation p-values (group labels shuffled, predictions kept). A gap shows
+    that the model treats the groups' faces differently; without labels it cannot tell a biased
+    model from groups whose expressions really differ.
+
+    Args:
+        y_pred: (N,) predicted class indices or (N, K) probabilities.
+        groups: attribute name -> (N,) group per face (indices, -1 = unknown, or names, as in
+            `audit_predictions`).
+        group_names: attribute name -> names of the group indices.
+        label_names: class names; default `kerasfer.EMOTIONS` (the canonical seven).
+        negative: class names of the negative aggregate (default angry, disgust, fear, sad).
+        n_boot: bootstrap resamples for the CIs (0: none).
+        n_perm: permutations for the p-values (default `n_boot`; 0: none).
+        seed: seed of resampling and permutations.
+        intersections: ``"pairs"``, ``None`` or a list of attribute tuples (see `audit_predictions`).
+        min_count: groups with fewer faces are reported with a warning and left out of the gaps.
+        level: CI coverage.
+
+    Returns:
+        An `AuditResult` whose ``rates``, ``rate_groups`` and ``rate_gaps`` tables are filled and whose
+        labelled tables (``groups``, ``per_class``, ``gaps``) are empty.
+
+    Example:
+        >>> race = {"race": data.attributes["race"]}  # doctest: +SKIP
+        >>> r = rate_audit(probs, race, group_names=data.group_names, n_boot=200)  # doctest: +SKIP
+        >>> r.to_frame("rate_gaps").loc["race"]  # doctest: +SKIP
+    """
+    y_pred, label_names = predicted_classes(y_pred, label_names)
+    part = _rate_part(y_pred, groups, label_names, negative_mask(negative, label_names), group_names=group_names,
+                      n_boot=n_boot, n_perm=n_perm, seed=seed, intersections=intersections, min_count=min_count,
+                      level=level)
+    return _warned(_attach_rates(_unlabelled_result(label_names, len(y_pred)), part))
+
+
+def _labelled_audit(y_true, y_pred, groups, *, group_names, label_names, n_boot, n_perm, seed, intersections,
+                    min_count, level) -> AuditResult:
+    """`audit_predictions` without emitting its notes as warnings."""
     n_perm = n_boot if n_perm is None else n_perm
     _check_settings(n_boot, n_perm, min_count, level)
     y_true = np.asarray(y_true)
@@ -105,8 +168,6 @@ def audit_predictions(y_true, y_pred, groups: Mapping[str, Sequence], *, group_n
         raise ValueError(f"no attribute of {sorted(attributes)} has a labelled sample with a known group.")
     audited = [t["attribute"] for t in tables]
     overall = _overall(y_true[labelled], y_pred[labelled], label_names, multilabel, settings)
-    for note in notes:
-        warnings.warn(note, stacklevel=2)
     return AuditResult(
         task="au" if multilabel else "emotion",
         label_names=label_names,
@@ -126,13 +187,19 @@ def audit_predictions(y_true, y_pred, groups: Mapping[str, Sequence], *, group_n
 def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | None = None, seed: int = 0,
           intersections="pairs", min_count: int = 30, latent: bool = True, heatmaps: bool = True,
           task: str | None = None, level: float = 0.95, batch_size: int = 256,
-          heatmaps_per_group: int = 32) -> AuditResult:
-    """Audit a model on `data`: per-group metrics, gaps, latent leakage and heatmaps.
+          heatmaps_per_group: int = 32, negative=NEGATIVE_EMOTIONS) -> AuditResult:
+    """Audit a model on `data`: per-group metrics, gaps, predicted rates, latent leakage and heatmaps.
+
+    An emotion model gets two parts: the accuracy audit (`audit_predictions`) on the faces whose
+    label is known, and the rate audit (`rate_audit`: predicted emotion rates per group, no labels
+    needed) on every face. Faces without any known label (e.g. FairFace or UTKFace photos with a
+    demographics CSV) get the rate audit alone, with leakage and heatmaps as usual.
 
     Args:
         model: any kerasfer classifier (baseline, FairVAE, AU head) or any Keras model that maps
             raw-pixel images to probabilities.
-        data: a `FaceData` with labels (emotions) or `aus` (AU models) and protected attributes.
+        data: a `FaceData` with protected attributes, and labels (emotions; -1 where unknown, all
+            unknown allowed) or `aus` (AU models).
         attributes: attributes to audit; default all of `data`'s.
         n_boot: bootstrap resamples for the CIs (0: none).
         n_perm: permutations for the gap p-values (default `n_boot`; 0: none).
@@ -147,10 +214,12 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
         level: CI coverage.
         batch_size: images per forward pass.
         heatmaps_per_group: faces per group averaged into each mean heatmap.
+        negative: emotion names of the "negative emotions" aggregate of the rate audit.
 
     Returns:
         An `AuditResult` (``.summary()``, ``.to_frame()``, ``.to_html(path)``, ``.to_json(path)``);
-        a model trained with ``label_noise=...`` also reports its learned T_g (``label_noise``).
+        an emotion model's carries the rate tables (``rates``, ``rate_groups``, ``rate_gaps``); a
+        model trained with ``label_noise=...`` also reports its learned T_g (``label_noise``).
 
     Example:
         >>> result = audit(model, make_synthfaces(2100, seed=1), n_boot=200)  # doctest: +SKIP
@@ -161,22 +230,22 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
     attributes = list(attributes or data.attribute_names)
     for name in attributes:
         data.check_attribute(name)
+    is_negative = negative_mask(negative, data.label_names)  # a bad name fails before the forward pass
     probs = predict_proba(model, data, batch_size)
     task = _infer_task(model, data, probs.shape[1], task)
+    groups = {a: data.attributes[a] for a in attributes}
+    common = {"group_names": {a: data.group_names[a] for a in attributes}, "n_boot": n_boot, "n_perm": n_perm,
+              "seed": seed, "intersections": intersections, "min_count": min_count, "level": level}
     if task == "au":
         y_true, names = data.aus, data.au_names
         if hasattr(model, "au_thresholds"):  # score the model's tuned per-AU decisions, not a 0.5 cut
             from kerasfer.models.thresholds import rescale_to_threshold
 
             probs = rescale_to_threshold(probs, np.asarray(model.au_thresholds))
+        result = audit_predictions(y_true, probs, groups, label_names=names, **common)
     else:
-        y_true, names = data.labels, data.label_names
-        if not (y_true >= 0).any():
-            raise ValueError("audit of an emotion model needs labels in `data`; every label is unknown (-1).")
-    result = audit_predictions(
-        y_true, probs, {a: data.attributes[a] for a in attributes},
-        group_names={a: data.group_names[a] for a in attributes}, label_names=names, n_boot=n_boot, n_perm=n_perm,
-        seed=seed, intersections=intersections, min_count=min_count, level=level)
+        names = data.label_names
+        result = _warned(_emotion_audit(data.labels, probs, groups, names, is_negative, common))
     result.settings["model"] = getattr(model, "name", type(model).__name__)
     if latent and hasattr(model, "encoder_model"):
         _add_latent(result, model.encoder_model(), data, attributes, seed, batch_size)
@@ -186,6 +255,104 @@ def audit(model, data, attributes=None, *, n_boot: int = 1000, n_perm: int | Non
         from kerasfer.models.label_noise import transition_report
 
         result.label_noise = transition_report(model, data.group_names, names)
+    return result
+
+
+def _emotion_audit(y_true, probs, groups, label_names, is_negative, common) -> AuditResult:
+    """The accuracy audit of the labelled faces (when any) with the rate audit of every face attached.
+
+    Args:
+        y_true: (N,) labels, -1 unknown.
+        probs: (N, K) predicted probabilities.
+        groups: attribute name -> (N,) group indices.
+        label_names: the K emotion names.
+        is_negative: (K,) bool, the negative aggregate's classes.
+        common: the keyword arguments both parts share (group names, resampling, intersections ...).
+
+    Returns:
+        An `AuditResult` whose notes are not yet warned.
+    """
+    y_pred = probs.argmax(axis=1)
+    labelled = np.asarray(y_true) >= 0
+    rates = _rate_part(y_pred, groups, tuple(label_names), is_negative, **common)
+    if not (labelled & np.any([np.asarray(g) >= 0 for g in groups.values()], axis=0)).any():
+        result = _unlabelled_result(tuple(label_names), len(y_pred))
+        if labelled.any():
+            result.notes.append("no labelled face has a known group: accuracy audit skipped, predicted rates only")
+        return _attach_rates(result, rates)
+    result = _labelled_audit(y_true, probs, groups, label_names=label_names, **common)
+    if labelled.all():  # the same faces: a small group is small in both parts, say it once
+        rates["notes"] = [n for n in rates["notes"] if n.removeprefix(RATE_NOTE) not in result.notes]
+    return _attach_rates(result, rates)
+
+
+def _rate_part(y_pred, groups, label_names, is_negative, *, group_names, n_boot, n_perm, seed, intersections,
+               min_count, level) -> dict:
+    """The rate audit's tables, notes and settings for every attribute and intersection.
+
+    Args:
+        y_pred: (N,) predicted class indices.
+        groups: attribute name -> (N,) groups (indices or names).
+        label_names: the K class names.
+        is_negative: (K,) bool, the negative aggregate's classes.
+        group_names: attribute name -> names of the group indices (None: "0", "1", ...).
+        n_boot, n_perm, seed, intersections, min_count, level: as in `rate_audit`.
+
+    Returns:
+        ``{"rates", "rate_groups", "rate_gaps"}`` DataFrames, ``notes`` (prefixed `RATE_NOTE`),
+        ``unknown`` and ``settings``.
+    """
+    n_perm = n_boot if n_perm is None else n_perm
+    _check_settings(n_boot, n_perm, min_count, level)
+    attributes = _encode_groups(groups, group_names or {}, len(y_pred))
+    attributes.update(_intersections(attributes, intersections))
+    parts, audited, notes, unknown = [], [], [], {}
+    for index, (name, (codes, names)) in enumerate(attributes.items()):
+        known = codes >= 0
+        unknown[name] = int((~known).sum())
+        if not known.any():
+            notes.append(f"{name}: no face has a known group; left out")
+            continue
+        include, small = _small_groups(name, names, np.bincount(codes[known], minlength=len(names)), min_count)
+        notes.extend(small)
+        audited.append(name)
+        parts.append(attribute_rates(name, codes[known], names, y_pred[known], label_names, is_negative, include,
+                                     n_boot=n_boot, n_perm=n_perm, level=level,
+                                     seed=seed + _RATE_SEED + 7919 * index))
+    if not parts:
+        raise ValueError(f"no attribute of {sorted(attributes)} has a face with a known group.")
+    tables = {key: pd.concat([p[key] for p in parts], ignore_index=True)
+              for key in ("rates", "rate_groups", "rate_gaps")}
+    settings = {"n_boot": n_boot, "n_perm": n_perm, "seed": seed, "min_count": min_count, "level": level,
+                "n": int(len(y_pred)), "negative": [label_names[c] for c in np.flatnonzero(is_negative)],
+                "rate_attributes": [a for a in audited if CROSS not in a],
+                "rate_intersections": [a for a in audited if CROSS in a]}
+    return {**tables, "notes": [RATE_NOTE + note for note in notes], "unknown": unknown, "settings": settings}
+
+
+def _attach_rates(result: AuditResult, part: dict) -> AuditResult:
+    """`result` with the rate tables of `_rate_part` output, their notes and settings added."""
+    result.rates, result.rate_groups, result.rate_gaps = part["rates"], part["rate_groups"], part["rate_gaps"]
+    result.notes.extend(part["notes"])
+    result.unknown = {**part["unknown"], **result.unknown}
+    result.settings = {**part["settings"], **result.settings, "n_labelled": int(result.overall["count"])}
+    return result
+
+
+def _unlabelled_result(label_names, n: int) -> AuditResult:
+    """An emotion `AuditResult` without its labelled part: empty tables, NaN overall figures."""
+    missing = {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    return AuditResult(task="emotion", label_names=tuple(label_names),
+                       overall={"count": 0, "accuracy": dict(missing), "macro_f1": dict(missing)},
+                       groups=pd.DataFrame(columns=_EMPTY_GROUPS), per_class=pd.DataFrame(columns=_EMPTY_PER_CLASS),
+                       gaps=pd.DataFrame(columns=_EMPTY_GAPS),
+                       settings={"n_unknown_label": int(n), "attributes": [], "intersections": []})
+
+
+def _warned(result: AuditResult) -> AuditResult:
+    """Emit `result`'s notes as warnings at the caller of the public function; returns `result`."""
+    for note in result.notes:
+        warnings.warn(note, stacklevel=3)
     return result
 
 

@@ -10,6 +10,9 @@ import pandas as pd
 from kerasfer.fairness.bootstrap import format_p_value
 
 SIGNIFICANCE = 0.05
+RATE_NOTE = "predicted rates: "  # prefix of the rate audit's notes
+#: the rate gaps `summary()` and `metrics()` report per attribute
+RATE_HEADLINE = ("demographic_parity_difference", "negative_rate_difference")
 
 
 @dataclass
@@ -37,6 +40,15 @@ class AuditResult:
             "faces": {group: mean face}}``, or None.
         label_noise: a model trained with ``label_noise=ATTRIBUTE``: its learned T_g,
             ``{"attribute", "classes", "groups": {group: C×C P(annotated | true)}}``, or None.
+        rates: emotion models, on every face (labelled or not): one row per (attribute, group,
+            class) of the predicted rate with CI (``rate``, ``rate_low``, ``rate_high``), ``count``
+            and ``small``; or None. The labelled tables above are empty when no label is known.
+        rate_groups: one row per (attribute, group): count, small and the predicted rate of the
+            negative emotions (``negative_rate`` with ``_low`` / ``_high``); or None.
+        rate_gaps: one row per (attribute, metric): ``demographic_parity_difference`` (its ``class``:
+            the emotion that carries it), ``negative_rate_difference`` and ``rate_difference (class)``
+            per class, with value, ci_low, ci_high, p_value, ``high_group`` / ``low_group`` (the groups
+            it lies between) and groups_compared; or None.
     """
 
     task: str
@@ -53,6 +65,14 @@ class AuditResult:
     projection: dict | None = None
     heatmaps: dict | None = None
     label_noise: dict | None = None
+    rates: pd.DataFrame | None = None
+    rate_groups: pd.DataFrame | None = None
+    rate_gaps: pd.DataFrame | None = None
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the accuracy part ran (some faces had a known label); False: predicted rates only."""
+        return len(self.groups) > 0
 
     # ------------------------------------------------------------------------------ notebooks
     def to_frame(self, table: str = "groups") -> pd.DataFrame:
@@ -60,34 +80,46 @@ class AuditResult:
 
         Args:
             table: ``"groups"`` (indexed by attribute, group), ``"per_class"`` (attribute, group,
-                class), ``"gaps"`` (attribute, metric) or ``"leakage"`` (attribute).
+                class), ``"gaps"`` (attribute, metric), ``"leakage"`` (attribute), ``"rates"``
+                (attribute, group, class), ``"rate_groups"`` (attribute, group) or ``"rate_gaps"``
+                (attribute, metric).
 
         Returns:
-            A copy of the table.
+            A copy of the table (empty when that part was not computed).
         """
         frames = {"groups": (self.groups, ["attribute", "group"]),
                   "per_class": (self.per_class, ["attribute", "group", "class"]),
                   "gaps": (self.gaps, ["attribute", "metric"]),
-                  "leakage": (self.leakage if self.leakage is not None else pd.DataFrame(columns=["attribute"]),
-                              ["attribute"])}
+                  "leakage": (self.leakage, ["attribute"]),
+                  "rates": (self.rates, ["attribute", "group", "class"]),
+                  "rate_groups": (self.rate_groups, ["attribute", "group"]),
+                  "rate_gaps": (self.rate_gaps, ["attribute", "metric"])}
         if table not in frames:
             raise ValueError(f"`table` must be one of {sorted(frames)}; got {table!r}.")
         frame, index = frames[table]
-        return frame.set_index(index).copy()
+        return (frame if frame is not None else pd.DataFrame(columns=index)).set_index(index).copy()
 
     def worst_groups(self) -> pd.DataFrame:
         """Per attribute, the group with the lowest accuracy (AU: mean F1), among the non-small ones."""
         key = "accuracy" if self.task == "emotion" else "mean_f1"
+        if not self.labelled:
+            return pd.DataFrame(columns=["attribute", "group", key]).set_index("attribute")
         frame = self.groups[~self.groups["small"]] if self.groups["small"].any() else self.groups
         frame = frame.dropna(subset=[key])
         return frame.loc[frame.groupby("attribute", sort=False)[key].idxmin()].set_index("attribute")
 
     def summary(self) -> str:
-        """A few lines a person reads first: overall figure, then per attribute the worst group and gaps."""
+        """A few lines a person reads first: overall figure, then per attribute the worst group and gaps,
+        and for an emotion model per attribute its predicted-rate gaps (DP difference, negative rate)."""
         key, label = ("accuracy", "accuracy") if self.task == "emotion" else ("mean_f1", "mean F1 over AUs")
-        fig = self.overall[key]
-        lines = [f"Fairness audit of {self.settings.get('model', 'the model')} on {self.overall['count']} samples "
-                 f"({self.task}): {label} {_ci(fig['value'], fig['ci_low'], fig['ci_high'])}"]
+        model = self.settings.get("model", "the model")
+        if self.labelled:
+            fig = self.overall[key]
+            lines = [f"Fairness audit of {model} on {self.overall['count']} samples "
+                     f"({self.task}): {label} {_ci(fig['value'], fig['ci_low'], fig['ci_high'])}"]
+        else:
+            lines = [f"Fairness audit of {model} on {self.settings.get('n', 0)} faces ({self.task}): no emotion "
+                     "label is known, so no accuracy; predicted emotion rates only"]
         worst = self.worst_groups()
         headline = ("equalized_odds_difference", "demographic_parity_difference", "fairness_ratio") \
             if self.task == "emotion" else ("mean_f1_difference", "mean_auc_difference")
@@ -97,14 +129,22 @@ class AuditResult:
                 row = worst.loc[attribute]
                 parts.append(f"worst {row['group']} {_ci(row[key], row[key + '_low'], row[key + '_high'])}")
             gaps = self.gaps[self.gaps["attribute"] == attribute].set_index("metric")
-            for metric in headline:
-                if metric in gaps.index:
-                    g = gaps.loc[metric]
-                    star = "*" if g["p_value"] < SIGNIFICANCE else ""
-                    p = format_p_value(g["p_value"], self.settings.get("n_perm"))
-                    p = f", {p}{star}" if p else ""
-                    parts.append(f"{_short(metric)} {_ci(g['value'], g['ci_low'], g['ci_high'])}{p}")
+            parts.extend(self._gap_text(gaps.loc[metric], metric) for metric in headline if metric in gaps.index)
             lines.append(f"  {attribute}: " + "; ".join(parts))
+        if self.rate_gaps is not None and len(self.rate_gaps):
+            lines.append(f"  predicted emotion rates on all {self.settings.get('n', 0)} faces, no labels needed "
+                         "(a gap may be the model's or the groups' own expressions):")
+            for attribute, frame in self.rate_gaps.groupby("attribute", sort=False):
+                frame = frame.set_index("metric")
+                parts = []
+                for metric in RATE_HEADLINE:
+                    g = frame.loc[metric]
+                    text = self._gap_text(g, metric)
+                    if pd.notna(g["high_group"]):  # "(angry: black > white)": which emotion, which groups
+                        emotion = f"{g['class']}: " if metric == "demographic_parity_difference" else ""
+                        text += f" ({emotion}{g['high_group']} > {g['low_group']})"
+                    parts.append(text)
+                lines.append(f"    {attribute}: " + "; ".join(parts))
         if self.leakage is not None and len(self.leakage):
             probes = ", ".join(f"{attribute} " + " / ".join(f"{r.balanced_accuracy:.2f}" for r in rows.itertuples())
                                + f" (chance {rows['chance'].iloc[0]:.2f})"
@@ -119,6 +159,13 @@ class AuditResult:
                          f"{int(self.settings.get('level', 0.95) * 100)} % bootstrap CIs in brackets")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+    def _gap_text(self, row, metric: str) -> str:
+        """``"DPD 0.120 [0.050, 0.190], p = 0.003*"``: one gap of a gaps table for `summary`."""
+        star = "*" if row["p_value"] < SIGNIFICANCE else ""
+        p = format_p_value(row["p_value"], self.settings.get("n_perm"))
+        p = f", {p}{star}" if p else ""
+        return f"{_short(metric)} {_ci(row['value'], row['ci_low'], row['ci_high'])}{p}"
 
     def __str__(self) -> str:
         return self.summary()
@@ -142,10 +189,14 @@ class AuditResult:
             "confusion": self.confusion, "unknown": self.unknown, "notes": self.notes,
             "leakage": None if self.leakage is None else self.leakage.to_dict("records"),
             "projection": self.projection, "heatmaps": heatmaps, "label_noise": self.label_noise,
+            **{name: None if table is None else table.to_dict("records")
+               for name, table in (("rates", self.rates), ("rate_groups", self.rate_groups),
+                                   ("rate_gaps", self.rate_gaps))},
         })
 
     def metrics(self) -> dict:
-        """The compact headline numbers (`metrics.json` of `kerasfer audit`)."""
+        """The compact headline numbers (`metrics.json` of `kerasfer audit`); ``rates`` holds, per attribute,
+        the predicted-rate gaps on every face (DP difference with its emotion, negative-rate difference)."""
         worst = self.worst_groups()
         key = "accuracy" if self.task == "emotion" else "mean_f1"
         gaps = {attr: {row["metric"]: {k: row[k] for k in ("value", "ci_low", "ci_high", "p_value")}
@@ -155,6 +206,7 @@ class AuditResult:
             "task": self.task, "overall": self.overall,
             "worst_group": {attr: {"group": row["group"], key: row[key]} for attr, row in worst.iterrows()},
             "gaps": gaps,
+            "rates": {} if self.rate_gaps is None else _rate_metrics(self.rate_gaps),
             "leakage": {} if self.leakage is None else _leakage_metrics(self.leakage),
             "label_noise": None if self.label_noise is None else {
                 "attribute": self.label_noise["attribute"],
@@ -186,6 +238,7 @@ def _ci(value, low, high) -> str:
 def _short(metric: str) -> str:
     return {"equalized_odds_difference": "EOD", "demographic_parity_difference": "DPD",
             "fairness_ratio": "ratio", "mean_f1_difference": "F1 gap",
+            "negative_rate_difference": "negative-rate gap",
             "mean_auc_difference": "AUC gap"}.get(metric, metric)
 
 
@@ -212,3 +265,11 @@ def _leakage_metrics(leakage: pd.DataFrame) -> dict:
         entry["balanced_accuracy" if r["probe"] == "linear" else f"{r['probe']}_balanced_accuracy"] = \
             r["balanced_accuracy"]
     return out
+
+
+def _rate_metrics(rate_gaps: pd.DataFrame) -> dict:
+    """``{attribute: {gap: {"value", "ci_low", "ci_high", "p_value", "class", "high_group", "low_group"}}}``."""
+    keys = ("value", "ci_low", "ci_high", "p_value", "class", "high_group", "low_group")
+    return {attr: {row["metric"]: {k: row[k] for k in keys} for row in frame.to_dict("records")
+                   if row["metric"] in RATE_HEADLINE}
+            for attr, frame in rate_gaps.groupby("attribute", sort=False)}

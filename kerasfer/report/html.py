@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from kerasfer.fairness.bootstrap import format_p_value
 from kerasfer.report import plots
@@ -31,6 +32,7 @@ _SHORT_LABELS = {"equalized_odds_difference": "Equalized odds diff.",
                  "worst_group_accuracy": "Worst-group accuracy", "mean_f1_difference": "Mean-F1 diff.",
                  "mean_auc_difference": "Mean-AUC diff.", "worst_group_mean_f1": "Worst-group mean F1",
                  "worst_group_mean_auc": "Worst-group mean AUC"}
+RATE_CITATION = 'Rhue (2018, "Racial influence on automated perceptions of emotions")'
 
 
 def render_report(result, title: str | None = None) -> str:
@@ -95,6 +97,7 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
     overall = {k: v["value"] for k, v in result.overall.items() if isinstance(v, dict)}
     settings = result.settings
     base = settings.get("attributes") or list(dict.fromkeys(result.groups["attribute"]))
+    projected = base or list((result.projection or {}).get("groups", {}))  # no labels: every attribute given
     crossed = settings.get("intersections") or []
     sections = {}
     for attribute in list(base) + list(crossed):
@@ -117,7 +120,7 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "base_sections": [sections[a] for a in base],
         "cross_sections": [sections[a] for a in crossed],
         "leakage_rows": _leakage_rows(result),
-        "projection_png": plots.figure_to_base64(plots.latent_projection(result.projection, base))
+        "projection_png": plots.figure_to_base64(plots.latent_projection(result.projection, projected))
         if figures and result.projection else None,
         "heatmaps": _heatmap_figures(result) if figures else [],
         "label_noise": result.label_noise,
@@ -128,10 +131,15 @@ def report_context(result, title=None, *, figures: bool = True) -> dict:
         "notes": result.notes,
         "unknown": result.unknown,
         "emotion": emotion,
+        "labelled": result.labelled,
+        "rates": _rate_context(result, figures),
+        "rate_citation": RATE_CITATION,
     }
 
 
 def _headline(result, group_metrics):
+    if not result.labelled:
+        return _rate_cards(result)
     key = group_metrics[0]
     fig = result.overall[key]
     cards = [{"label": f"overall {key.replace('_', ' ')}", "value": _num(fig["value"]),
@@ -172,14 +180,16 @@ def _verdict(result):
         else:
             fair.append(attribute)
     gap = "Equalized-odds" if result.task == "emotion" else "Mean-AUC"
-    lines = []
+    lines = [] if result.labelled else [f"No emotion label is known for these {result.settings.get('n', 0)} faces: "
+                                        "accuracy cannot be measured, only the rates at which the model predicts "
+                                        "each emotion per group (below)."]
     if unfair:
         lines.append(f"{gap} gaps unlikely to be noise (permutation p < 0.05): " + "; ".join(unfair) + ".")
     if fair:
         lines.append(f"No significant {gap.lower()} gap: " + ", ".join(fair) + " (the table below has the other gaps).")
     if untested and not result.settings.get("n_perm"):
         lines.append("Gaps were not tested (n_perm=0).")
-    return lines
+    return lines + _rate_verdict(result)
 
 
 def _gap_table(result):
@@ -240,6 +250,94 @@ def _attribute_section(result, attribute, group_metrics, overall, emotion, figur
     return {"attribute": attribute, "anchor": "attr-" + "".join(c if c.isalnum() else "-" for c in attribute),
             "rows": rows, "class_metric_labels": [m.upper() for m in class_metrics], "class_rows": class_rows,
             "images": images, "unknown": result.unknown.get(attribute, 0)}
+
+
+def _rate_gap_rows(result):
+    """Rows of the rate-gap table: per attribute, the DP difference (with its emotion) and the negative-rate gap."""
+    rows = []
+    for attribute, frame in result.rate_gaps.groupby("attribute", sort=False):
+        frame = frame.set_index("metric")
+        cells = []
+        for metric in ("demographic_parity_difference", "negative_rate_difference"):
+            row = frame.loc[metric]
+            spans = f"{row['high_group']} > {row['low_group']}" if pd.notna(row["high_group"]) else ""
+            emotion = row["class"] if metric == "demographic_parity_difference" and pd.notna(row["class"]) else ""
+            cells.append({**_gap_cell(row, result.settings.get("n_perm")), "spans": spans, "emotion": emotion})
+        rows.append({"attribute": attribute, "groups": int(frame["groups_compared"].iloc[0]), "cells": cells})
+    return rows
+
+
+def _rate_section(result, attribute, figures, plot):
+    """One attribute's rate table: a row per group (negative rate, then each emotion) and a max − min row."""
+    table = result.rates[result.rates["attribute"] == attribute]
+    groups = result.rate_groups[result.rate_groups["attribute"] == attribute]
+    rows = []
+    for r in groups.to_dict("records"):
+        per_class = table[table["group"] == r["group"]].set_index("class")
+        cells = [(_num(r["negative_rate"]), _ci(r["negative_rate_low"], r["negative_rate_high"]))]
+        cells += [(_num(per_class.loc[c, "rate"]), _ci(per_class.loc[c, "rate_low"], per_class.loc[c, "rate_high"]))
+                  for c in result.label_names]
+        rows.append({"group": r["group"], "count": int(r["count"]), "small": bool(r["small"]), "cells": cells})
+    gaps = result.rate_gaps[result.rate_gaps["attribute"] == attribute].set_index("metric")
+    n_perm = result.settings.get("n_perm")
+    spread = [_gap_cell(gaps.loc["negative_rate_difference"], n_perm)]
+    spread += [_gap_cell(gaps.loc[f"rate_difference ({c})"], n_perm) for c in result.label_names]
+    image = None
+    if figures and plot:
+        image = plots.figure_to_base64(plots.class_rates(result.rates, attribute, "rate"))
+    return {"attribute": attribute, "anchor": "rates-" + "".join(c if c.isalnum() else "-" for c in attribute),
+            "rows": rows, "spread": spread, "image": image, "unknown": result.unknown.get(attribute, 0)}
+
+
+def _rate_context(result, figures):
+    """The "Predicted emotion rates" section, or None for a model without a rate audit (AU models)."""
+    if result.rate_gaps is None or not len(result.rate_gaps):
+        return None
+    settings = result.settings
+    base, crossed = settings.get("rate_attributes", []), settings.get("rate_intersections", [])
+    # When every face is labelled the rates are the per-class selection rates of the same faces: tables, no plot.
+    plot = settings.get("n_labelled", 0) < settings.get("n", 0)
+    return {"n": settings.get("n", 0), "n_labelled": settings.get("n_labelled", 0),
+            "negative": ", ".join(settings.get("negative", [])), "classes": ["negative"] + list(result.label_names),
+            "gap_rows": _rate_gap_rows(result),
+            "sections": [_rate_section(result, a, figures, plot and a in base) for a in list(base) + list(crossed)]}
+
+
+def _rate_cards(result):
+    """Headline cards of an audit without labels: per attribute its DP difference and negative-rate gap."""
+    cards = [{"label": "faces audited", "value": str(result.settings.get("n", 0)),
+              "detail": "no emotion labels: predicted rates only"}]
+    if result.rate_gaps is None:
+        return cards
+    gaps = result.rate_gaps.set_index(["attribute", "metric"])
+    n_perm = result.settings.get("n_perm")
+    for attribute in result.settings.get("rate_attributes", []):
+        dp = gaps.loc[(attribute, "demographic_parity_difference")]
+        negative = gaps.loc[(attribute, "negative_rate_difference")]
+        cards.append({"label": f"{attribute}: DP difference", "value": _num(dp["value"]),
+                      "detail": f"{dp['class'] if pd.notna(dp['class']) else 'no gap'} · {_p(dp['p_value'], n_perm)} · negative-rate gap "
+                                f"{_num(negative['value'])} ({_p(negative['p_value'], n_perm)})",
+                      "alert": _significant(gaps, attribute, "demographic_parity_difference")})
+    return cards
+
+
+def _rate_verdict(result):
+    """One line naming the attributes whose predicted-rate gaps are unlikely to be noise."""
+    if result.rate_gaps is None or not result.settings.get("n_perm"):
+        return []
+    gaps = result.rate_gaps.set_index(["attribute", "metric"])
+    flagged = []
+    for attribute in result.settings.get("rate_attributes", []):
+        parts = [f"{label} {_num(gaps.loc[(attribute, metric), 'value'])}"
+                 for metric, label in (("demographic_parity_difference", "DP difference"),
+                                       ("negative_rate_difference", "negative-rate gap"))
+                 if _significant(gaps, attribute, metric)]
+        if parts:
+            flagged.append(f"{attribute} ({', '.join(parts)})")
+    if not flagged:
+        return ["Predicted emotion rates: no significant gap between groups."]
+    return ["Predicted emotion rates differ between groups (permutation p < 0.05): " + "; ".join(flagged)
+            + ". A rate gap alone does not say whether the model or the faces differ (see the rates section)."]
 
 
 PROBE_NAMES = {"linear": "linear (logistic regression)", "mlp": "MLP (64 hidden units)"}
