@@ -10,8 +10,8 @@ from kerasfer.data import make_synthfaces
 from kerasfer.models import EmotionClassifier, load_model
 from kerasfer.models.face_template import checked_template
 from kerasfer.predict import crop_faces, find_faces
-from kerasfer.predict.alignment import MIN_FACES, measure_face_template, template_matrix
-from kerasfer.predict.faces import _square_matrix
+from kerasfer.predict.alignment import MIN_FACES, measure_face_template
+from kerasfer.predict.faces import _square_matrix, template_matrix
 
 TEMPLATE = [[0.37, 0.43], [0.63, 0.44]]
 

@@ -13,7 +13,7 @@ import pytest
 from kerasfer.data import make_synthfaces
 from kerasfer.explain import gradcam
 from kerasfer.models import EmotionClassifier, build_encoder, build_fer_xception_encoder, pretrained_classifier
-from kerasfer.models import fer_xception
+from kerasfer.models import fer_xception, fer_xception_backbone
 from kerasfer.models.heads import build_emotion_head
 from model_harness import run_model_checks
 
@@ -124,7 +124,7 @@ def test_the_pretrained_model_fine_tunes_saves_and_loads_without_the_wheel(pretr
     def no_wheel(relative):
         raise AssertionError(f"loading a saved model looked up the wheel's {relative}")
 
-    monkeypatch.setattr(fer_xception, "_wheel_file", no_wheel)
+    monkeypatch.setattr(fer_xception_backbone, "_wheel_file", no_wheel)
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     assert reloaded.backbone == "fer_xception"
     images = data.images[:4].astype("float32")

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from kerasfer.fairness import audit_predictions
-from kerasfer.fairness.bootstrap import format_p_value, percentile_interval
+from kerasfer.fairness.bootstrap import percentile_interval
 from kerasfer.fairness.gap_intervals import (FIRST_STEP_SHARE, extremum_interval, pairwise_differences,
                                              pairwise_ratios)
+from kerasfer.report.p_values import format_p_value
 
 K = 7
 GAPS = ("equalized_odds_difference", "demographic_parity_difference", "accuracy_difference", "fairness_ratio",

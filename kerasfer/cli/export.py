@@ -32,7 +32,7 @@ def register(subparsers):
     p.add_argument("--author", default="", help="author in the TFLite metadata")
     p.add_argument("--license", default="", help="licence in the TFLite metadata (e.g. an SPDX id)")
     p.add_argument("--no-int8-rewrite", dest="int8_rewrite", action="store_false",
-                   help="convert int8 without first rewriting the graph to quantize better (see README)")
+                   help="convert int8 without first rewriting the graph to quantize better (see docs/export.md)")
     return p
 
 

@@ -1,9 +1,9 @@
 """Export: kerasfer models → TFLite for phones (+ sidecar JSON), verified in LiteRT."""
 
 from kerasfer.export.representative import balanced_sample, representative_images
-from kerasfer.export.sidecar import read_sidecar, sidecar_path
 from kerasfer.export.tflite import MODES, to_tflite
 from kerasfer.export.verify import verify
+from kerasfer.predict.sidecar import read_sidecar, sidecar_path
 
 __all__ = [
     "MODES",

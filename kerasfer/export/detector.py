@@ -18,7 +18,7 @@ KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear_tra
 
 def detector_sidecar(model: str, payload: bytes, *, margin: float) -> dict:
     """The detector's sidecar for BlazeFace `model` (see `kerasfer.predict.blazeface.MODELS`)."""
-    from kerasfer.predict.alignment import MAX_ROLL_DEGREES, MAX_SCALE_RATIO
+    from kerasfer.predict.faces import MAX_ROLL_DEGREES, MAX_SCALE_RATIO
     from kerasfer.predict.blazeface import MIN_SCORE, MODELS, NMS_IOU, TILE, TILE_EDGE, TILE_OVERLAP
 
     _, size, strides, per_layer = MODELS[model]

@@ -43,7 +43,7 @@ def render_model_card(*, model_name: str, model_kind: str, labels, sidecar: dict
         model_name: the exported file's name.
         model_kind: the source model's class (e.g. ``EmotionClassifier``).
         labels: the output labels.
-        sidecar: the export sidecar (`kerasfer.export.sidecar`).
+        sidecar: the export sidecar (`kerasfer.predict.sidecar`).
         verification: the `kerasfer.export.verify` result.
         data: the ``--data`` spec the verification used.
         training: the training run's metrics.json, if found.

@@ -15,8 +15,8 @@ from kerasfer.export.int8_rewrite import rewrite_for_int8
 from kerasfer.export.mediapipe_check import INSTALL_HINT, mediapipe_available
 from kerasfer.export.metadata import ModelInfo, embed_metadata
 from kerasfer.export.representative import representative_images
-from kerasfer.export.sidecar import PIXEL_RANGE, build_sidecar, sidecar_path, tensor_info, weights_hash
 from kerasfer.models.backbones import backbone_label
+from kerasfer.predict.sidecar import PIXEL_RANGE, build_sidecar, sidecar_path, tensor_info, weights_hash
 from kerasfer.utils.io import atomic_write_bytes
 from kerasfer.utils.quiet import native_output_filtered
 

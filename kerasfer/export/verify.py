@@ -2,81 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
 from kerasfer.export.mediapipe_check import check_in_mediapipe
-from kerasfer.export.sidecar import read_sidecar, sidecar_path
 from kerasfer.fairness.groups import per_group_accuracy
 from kerasfer.models.predict import predict_proba
-from kerasfer.utils.quiet import native_output_filtered
+from kerasfer.predict.litert import LiteRTModel  # also read from here (tests, benchmarks)
+from kerasfer.predict.sidecar import read_sidecar, sidecar_path
 
 WORST_GROUP_LOSS_LIMIT = 0.01  # flag when a group loses more than 1 point of accuracy to the export
 #: what `verify` scores: top-1 accuracy, or for an Action Unit model (thresholds in its sidecar) macro F1
 ACCURACY, AU_MACRO_F1 = "accuracy", "macro F1 over Action Units"
-
-
-class LiteRTModel:
-    """A `.tflite` classifier in the LiteRT interpreter, taking raw float pixels and returning probabilities.
-
-    Quantized (uint8/int8) inputs and outputs are converted with the interpreter's own scale and
-    zero-point, exactly as a phone app does.
-
-    Args:
-        path: the `.tflite` file.
-        num_threads: interpreter threads (1 for comparable latency).
-    """
-
-    def __init__(self, path, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
-
-        with native_output_filtered():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line
-            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        self.output = self.interpreter.get_output_details()[0]
-
-    def quantize_input(self, image: np.ndarray) -> np.ndarray:
-        """One raw-pixel image (H, W, C) → the input tensor (1, H, W, C) in the model's dtype."""
-        dtype = self.input["dtype"]
-        x = np.asarray(image, np.float32)[None]
-        if np.issubdtype(dtype, np.integer):
-            scale, zero_point = self.input["quantization"]
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
-        return x.astype(dtype)
-
-    def dequantize_output(self, raw: np.ndarray) -> np.ndarray:
-        """The output tensor → float probabilities."""
-        if np.issubdtype(self.output["dtype"], np.integer):
-            scale, zero_point = self.output["quantization"]
-            return (raw.astype(np.float32) - zero_point) * scale
-        return raw.astype(np.float32)
-
-    def predict_one(self, image: np.ndarray) -> np.ndarray:
-        """Probabilities (num_classes,) of one raw-pixel image."""
-        self.interpreter.set_tensor(self.input["index"], self.quantize_input(image))
-        self.interpreter.invoke()
-        return self.dequantize_output(self.interpreter.get_tensor(self.output["index"]))[0]
-
-    def predict(self, images) -> np.ndarray:
-        """Probabilities (N, num_classes) of raw-pixel images (N, H, W, C)."""
-        return np.stack([self.predict_one(image) for image in images])
-
-    def latency_ms(self, image, runs: int = 50, warmup: int = 5) -> np.ndarray:
-        """Per-invoke wall time in ms (set_tensor + invoke + get_tensor) over `runs` runs of one image."""
-        x = self.quantize_input(image)
-        times = []
-        for i in range(warmup + runs):
-            start = time.perf_counter()
-            self.interpreter.set_tensor(self.input["index"], x)
-            self.interpreter.invoke()
-            self.interpreter.get_tensor(self.output["index"])
-            if i >= warmup:
-                times.append((time.perf_counter() - start) * 1e3)
-        return np.asarray(times)
 
 
 def verify(tflite_path, keras_model, data, attributes=None, *, latency_runs: int = 50,

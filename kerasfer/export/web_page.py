@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from kerasfer.export.sidecar import read_sidecar, sidecar_path
+from kerasfer.predict.sidecar import read_sidecar, sidecar_path
 
 PAGE_FILES = ("app.js", "preprocess.js", "faces.js", "style.css")
 DETECTOR_FILES = ("face_detector.tflite", "face_detector.json")

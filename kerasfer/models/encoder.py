@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import keras
 
-FEATURE_MAP_LAYER = "feature_map"  # the last convolutional activation: what Grad-CAM looks at
-# Keras' default 0.99 leaves the inference statistics far behind after a few hundred steps, and
-# short runs (notebooks, tests, fine-tuning) then predict one class; 0.9 tracks them in ~30 steps.
-BN_MOMENTUM = 0.9
+from kerasfer.models.backbones import build_backbone_encoder
+from kerasfer.models.encoder_contract import BN_MOMENTUM, FEATURE_MAP_LAYER, check_input_shape  # also read from here
+
 #: Encoder presets. "standard" (the default): two 3×3 conv + max-pool stages whose feature map is
 #: flattened, so the latent knows *where* on the aligned face a feature is — measured more accurate than
-#: the 20-line Keras CNN at every training size and resolution tried (README "Model size presets").
+#: the 20-line Keras CNN at every training size and resolution tried (docs/models.md, "Model size presets").
 #: "phone": the MobileNet-style depthwise-separable encoder, 61k parameters whatever the resolution
 #: with its 32-d latent, int8 about 87 KiB.
 #: "large": the real-face recipe's VGG-style encoder (four stages of two 3×3 conv-BatchNorm-ReLU, max-pool
 #: and dropout), trained with `PRESET_TRAINING`'s augmentation and weight decay; chosen on FER+ Valid for
-#: data sets of tens of thousands of real faces (README "Real faces"), where the standard preset scored
+#: data sets of tens of thousands of real faces (docs/real-faces.md), where the standard preset scored
 #: 0.736 on FER+ Test.
 SIZES = ("standard", "phone", "large")
 DEFAULT_SIZE = "standard"
 #: FairVAE's preset. The standard encoder with the head trained on z_mean and learned label noise was
 #: measured 13–15 points more accurate than FairVAE on the phone encoder, with a better worst group,
-#: in both regimes of `benchmarks/fairness_synthfaces.py` (3 seeds; README "Does it close the gap?").
+#: in both regimes of `benchmarks/fairness_synthfaces.py` (3 seeds; docs/fairvae.md, "Does it close the gap?").
 FAIRVAE_SIZE = "standard"
 #: Peak learning rate (cosine decay) each preset trains best with. Measured with `train_model` on SynthFaces:
 #: the standard preset's large flattened dense layer gained 8–9 points at 1e-3 over 3e-3 (1,000 faces at
@@ -79,7 +78,7 @@ def build_encoder(
     ``"standard"``: 3×3 conv (`width` channels) → ReLU → 2×2 max-pool → 3×3 conv (2·`width`) → ReLU
     (``feature_map``) → 2×2 max-pool → flatten → dense latent. The flattened map keeps each feature's
     place on the aligned face, which global pooling throws away; that is what wins on the few thousand
-    faces FER data sets have (measured against the plain CNN a user would write: README).
+    faces FER data sets have (measured against the plain CNN a user would write: docs/models.md).
     ``"phone"``: a 3×3 stride-2 stem, then four depthwise-separable blocks (MobileNet style) with
     `width`, 2·`width`, 4·`width`, 8·`width` channels, global average pooling and a dense projection.
     ``"large"``: four VGG-style stages of two 3×3 conv-BatchNorm-ReLU with `width` … 8·`width`
@@ -110,8 +109,6 @@ def build_encoder(
         (None, 32)
     """
     if backbone != "kerasfer":
-        from kerasfer.models.backbones import build_backbone_encoder  # it builds on this module
-
         if keras_module is not keras:
             raise ValueError(f"backbone {backbone!r} is built with Keras 3 only (QAT and pruning need the kerasfer "
                              "encoder).")
@@ -188,12 +185,3 @@ def _separable_block(layers, x, filters, stride, prefix, out_name=None):
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{prefix}_pw")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_pw_bn")(x)
     return layers.ReLU(name=out_name or f"{prefix}_pw_relu")(x)
-
-
-def check_input_shape(input_shape) -> None:
-    """Raise ValueError unless `input_shape` is (H, W, C) with H, W multiples of 16 (>= 16) and C in (1, 3)."""
-    shape = tuple(input_shape)
-    if len(shape) != 3 or shape[2] not in (1, 3) or shape[0] % 16 or shape[1] % 16 or min(shape[:2]) < 16:
-        raise ValueError(
-            f"`input_shape` must be (H, W, C) with H, W multiples of 16 and C in (1, 3); got {input_shape!r}."
-        )

@@ -29,9 +29,9 @@ def load_model(path, *, compile: bool = True):
         FileNotFoundError: `path` does not exist.
         ValueError: `path` is not a `.keras` archive, or it carries executable code.
     """
+    # No import registers the kerasfer classes here: this module is reached through
+    # kerasfer/models/__init__.py, which has imported every model module (and so registered them) by then.
     import keras
-
-    import kerasfer.models  # noqa: F401  registers the kerasfer classes
 
     path = Path(path)
     if not path.is_file():

@@ -2,28 +2,23 @@
 
 `measure_face_template` finds where BlazeFace puts the eyes in a model's training images (the
 median over up to `MAX_FACES` of them); `train_model` stores the result in the model
-(`kerasfer.models.face_template`). `template_matrix` is then the similarity (rotation, one scale,
-shift) that moves a detected face's two eyes onto those positions in the crop, so the crop looks
-like the faces the model learned from: eyes level, at the same height and the same distance apart.
-It falls back to the box crop (`kerasfer.predict.faces.crop_faces`) when the eyes are implausible:
-a profile, whose eyes nearly overlap, or a false eye far from the other.
+(`kerasfer.models.face_template`). `kerasfer.predict.faces.template_matrix` is then the similarity
+(rotation, one scale, shift) that moves a detected face's two eyes onto those positions in the crop, so
+the crop looks like the faces the model learned from: eyes level, at the same height and the same
+distance apart. `kerasfer.predict.faces.crop_faces` falls back to the box crop when the eyes are
+implausible: a profile, whose eyes nearly overlap, or a false eye far from the other.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 
 import numpy as np
 
 from kerasfer.models.face_template import checked_template
-from kerasfer.predict.faces import MAX_TILT_DEGREES
 
 MAX_FACES = 200  # training faces the template is measured on (about a second of BlazeFace)
 MIN_FACES = 20  # fewer faces found than this: no template (the data is not face crops BlazeFace sees)
-#: the eye-based scale may differ from the box-based one by at most this factor either way
-MAX_SCALE_RATIO = 1.5
-MAX_ROLL_DEGREES = MAX_TILT_DEGREES  # a roll above this is more likely a false eye than a tilted head
 
 _measured: dict = {}
 
@@ -87,30 +82,3 @@ def _sample(data, max_faces: int, seed: int) -> np.ndarray:
     index = np.sort(np.random.default_rng(seed).choice(len(data), size=min(max_faces, len(data)), replace=False))
     images = data[index].load_images() if hasattr(data, "load_images") else np.asarray(data)[index]
     return np.clip(np.round(images), 0, 255).astype(np.uint8)
-
-
-def template_matrix(eyes, template, height: int, width: int, box_scale: float):
-    """The 3 × 3 map (image pixel → crop pixel) that puts the two `eyes` on `template`, or None.
-
-    Args:
-        eyes: (2, 2) detected eyes in image pixels, image-left first.
-        template: (2, 2) eye positions in 0..1 of the crop (`measure_face_template`).
-        height: crop height.
-        width: crop width.
-        box_scale: crop pixels per image pixel of the box-based crop, the plausibility reference.
-
-    Returns:
-        The matrix, or None when the eyes imply a scale more than `MAX_SCALE_RATIO` away from
-        `box_scale` or a roll above `MAX_ROLL_DEGREES` (use the box crop then).
-    """
-    (lx, ly), (rx, ry) = np.asarray(eyes, np.float64)
-    (tlx, tly), (trx, try_) = np.asarray(template, np.float64) * np.array([width, height], np.float64)
-    source, target = complex(rx - lx, ry - ly), complex(trx - tlx, try_ - tly)
-    if abs(source) < 1e-6:
-        return None
-    k = target / source  # z' = k z + c: a rotation by arg(k) and a scale |k|
-    if not 1 / MAX_SCALE_RATIO <= abs(k) / box_scale <= MAX_SCALE_RATIO or \
-            abs(math.degrees(math.atan2(k.imag, k.real))) > MAX_ROLL_DEGREES:
-        return None
-    c = complex(tlx, tly) - k * complex(lx, ly)
-    return np.array([[k.real, -k.imag, c.real], [k.imag, k.real, c.imag], [0.0, 0.0, 1.0]])

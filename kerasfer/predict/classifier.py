@@ -14,7 +14,7 @@ class FaceClassifier:
 
     `.keras` files load with `kerasfer.models.load_model` (Keras safe mode, no code from the file
     runs); a kerasfer model contributes its `classifier_model()`. `.tflite` files run in LiteRT
-    (`kerasfer.export.verify.LiteRTModel`, which applies the quantized IO's scale and zero-point)
+    (`kerasfer.predict.litert.LiteRTModel`, which applies the quantized IO's scale and zero-point)
     and take their labels from the sidecar JSON beside them.
 
     Args:
@@ -57,8 +57,8 @@ class FaceClassifier:
                              f"({', '.join(self.labels)}); this model outputs {outputs}.")
 
     def _init_tflite(self, path: Path) -> None:
-        from kerasfer.export.sidecar import read_sidecar, sidecar_path
-        from kerasfer.export.verify import LiteRTModel
+        from kerasfer.predict.litert import LiteRTModel
+        from kerasfer.predict.sidecar import read_sidecar, sidecar_path
 
         if not sidecar_path(path).is_file():
             raise FileNotFoundError(f"{path}: its sidecar {sidecar_path(path)} (labels, input format) is missing; "

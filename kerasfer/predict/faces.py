@@ -21,6 +21,10 @@ DEFAULT_DETECTOR = "blazeface"
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
 EYE_CASCADE = "haarcascade_eye.xml"
 MAX_TILT_DEGREES = 30.0  # eye pairs tilted more than this are more likely a false eye than a tilted head
+#: in a template crop (`template_matrix`), the eye-based scale may differ from the box-based one by at most
+#: this factor either way
+MAX_SCALE_RATIO = 1.5
+MAX_ROLL_DEGREES = MAX_TILT_DEGREES  # a roll above this is more likely a false eye than a tilted head
 
 
 @functools.lru_cache(maxsize=None)
@@ -197,7 +201,6 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
         raise ValueError(f"`eyes` must be (K, 2, 2) for the {len(boxes)} boxes; got shape {np.shape(eyes)}.")
     if template is not None:
         from kerasfer.models.face_template import checked_template  # loads the model package: only when asked
-        from kerasfer.predict.alignment import template_matrix
 
         template = checked_template(template)
     crops = np.zeros((len(boxes), height, width, channels), np.uint8)
@@ -214,6 +217,33 @@ def crop_faces(image, boxes, *, size=64, channels: int = 3, margin: float = 0.2,
         crop = _warp(rgb, forward, height, width)
         crops[i] = np.asarray(Image.fromarray(crop).convert("L"))[..., None] if channels == 1 else crop
     return crops
+
+
+def template_matrix(eyes, template, height: int, width: int, box_scale: float):
+    """The 3 × 3 map (image pixel → crop pixel) that puts the two `eyes` on `template`, or None.
+
+    Args:
+        eyes: (2, 2) detected eyes in image pixels, image-left first.
+        template: (2, 2) eye positions in 0..1 of the crop (`kerasfer.predict.alignment.measure_face_template`).
+        height: crop height.
+        width: crop width.
+        box_scale: crop pixels per image pixel of the box-based crop, the plausibility reference.
+
+    Returns:
+        The matrix, or None when the eyes imply a scale more than `MAX_SCALE_RATIO` away from
+        `box_scale` or a roll above `MAX_ROLL_DEGREES` (use the box crop then).
+    """
+    (lx, ly), (rx, ry) = np.asarray(eyes, np.float64)
+    (tlx, tly), (trx, try_) = np.asarray(template, np.float64) * np.array([width, height], np.float64)
+    source, target = complex(rx - lx, ry - ly), complex(trx - tlx, try_ - tly)
+    if abs(source) < 1e-6:
+        return None
+    k = target / source  # z' = k z + c: a rotation by arg(k) and a scale |k|
+    if not 1 / MAX_SCALE_RATIO <= abs(k) / box_scale <= MAX_SCALE_RATIO or \
+            abs(math.degrees(math.atan2(k.imag, k.real))) > MAX_ROLL_DEGREES:
+        return None
+    c = complex(tlx, tly) - k * complex(lx, ly)
+    return np.array([[k.real, -k.imag, c.real], [k.imag, k.real, c.imag], [0.0, 0.0, 1.0]])
 
 
 def _square_matrix(centre, side: float, angle: float, height: int, width: int) -> np.ndarray:

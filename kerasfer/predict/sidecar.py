@@ -1,4 +1,8 @@
-"""The sidecar JSON beside every exported `.tflite`: what a phone app needs to feed and read the model."""
+"""The sidecar JSON beside every exported `.tflite`: what a phone app needs to feed and read the model.
+
+Its format lives here, beside its reader `kerasfer.predict.FaceClassifier`; `kerasfer.export` writes it
+(`build_sidecar`) and reads it back (`read_sidecar`).
+"""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kerasfer.fairness.bootstrap import format_p_value
 from kerasfer.report import plots
+from kerasfer.report.p_values import format_p_value
 
 SIGNIFICANCE = 0.05
 METRIC_LABELS = {

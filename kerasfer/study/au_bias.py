@@ -22,7 +22,8 @@ MODELS = ("baseline", "fairvae")
 
 #: Both models of the study run on the phone encoder, so it compares the fairness terms, not two
 #: encoders; FairVAE with its adversary on (λ_adv 0.5) and the head on the sampled z: the setting the
-#: README's AU numbers were measured with (the emotion defaults were chosen on the standard encoder).
+#: AU numbers of docs/action-units.md were measured with (the emotion defaults were chosen on the
+#: standard encoder).
 STUDY_SIZE = "phone"
 STUDY_FAIRVAE = {"size": STUDY_SIZE, "head_input": "sample", "lambda_adv": 0.5}
 

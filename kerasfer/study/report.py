@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasfer.explain import heatmap_grid
-from kerasfer.fairness.bootstrap import format_p_value
+from kerasfer.report.p_values import format_p_value
 from kerasfer.report.plots import figure_to_png
 from kerasfer.utils.io import atomic_write_bytes, write_json
 

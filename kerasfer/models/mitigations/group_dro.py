@@ -11,8 +11,9 @@ training loss to zero and the weights stop mattering. `train_model` therefore tr
 weight decay (AdamW, `weight_decay`), besides the short cosine schedule.
 
 The weights only move for the cells a batch holds, so `train_model` draws Group DRO's batches
-(group × emotion)-balanced (`kerasfer.models.mitigations.balanced`), as Sagawa et al. train it on
-group-balanced batches; without that a rare cell is in few batches and its weight hardly moves.
+(group × emotion)-balanced (`kerasfer.models.mitigations.balanced`; its declaration,
+`kerasfer.training.methods.group_dro`, says so), as Sagawa et al. train it on group-balanced
+batches; without that a rare cell is in few batches and its weight hardly moves.
 Only the training step differs from the baseline: the served graph and the export are unchanged.
 """
 
