@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from kerasfer.comparison.selection import BASELINE
 from kerasfer.training import MODELS
 
 
@@ -21,7 +22,7 @@ def register(subparsers):
                    help="data: synthfaces:BIAS or PREFIX:PATH; its train split is fitted and validated on, its "
                         "test split audited (default: %(default)s)")
     p.add_argument("--methods", type=methods_argument, default=None, metavar="A,B,...",
-                   help="methods beside the baseline, from " + ", ".join(m for m in MODELS if m != "baseline") +
+                   help="methods beside the baseline, from " + ", ".join(m for m in MODELS if m != BASELINE) +
                         " (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per method (default: %(default)s)")
     p.add_argument("--attribute", default=None, metavar="ATTR[,ATTR]",

@@ -15,11 +15,7 @@ CLI_EPOCHS = 12
 def register(subparsers):
     """Add the `train` command's flags."""
     p = subparsers.add_parser("train", help="train a model and evaluate it per group", description=__doc__)
-    p.add_argument("--model", choices=MODELS, default="fairvae",
-                   help="baseline; a mitigation of --attribute's groups: reweighted (loss weights), balanced "
-                        "(group x emotion balanced sampling), group_dro (Group DRO over group x emotion cells), "
-                        "domain_independent (one head per group, summed at inference), erasure (LEACE on the "
-                        "latent after training, head refitted); or fairvae (default: %(default)s)")
+    p.add_argument("--model", choices=tuple(MODELS), default="fairvae", help=model_help())
     p.add_argument("--attribute", default=None, metavar="ATTR[,ATTR]",
                    help="protected attribute(s) the mitigation works on; several give intersectional groups "
                         "(default: skin if the data has it, else its first attribute)")
@@ -84,6 +80,15 @@ def register(subparsers):
                    help="back up into OUT/backup every epoch or every N batches; rerunning the same "
                         "command after a crash resumes from there (default: %(default)s)")
     return p
+
+
+def model_help() -> str:
+    """`--model`'s help: every registered method (`kerasfer.training.methods`) with its one line."""
+    from kerasfer.training.methods import METHODS
+
+    methods = "; ".join(f"{name} ({method.help})" for name, method in METHODS.items())
+    return ("the training method, with --attribute's groups for the mitigations: " + methods.replace("%", "%%") +
+            " (default: %(default)s)")
 
 
 def backbone_argument(value: str) -> str:

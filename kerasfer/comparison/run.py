@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from kerasfer.comparison.selection import ACCURACY_TOLERANCE, BASELINE, recommend, selection_rule
+from kerasfer.training import MODELS
 
-#: what `compare` trains without ``methods``: the baseline and every mitigation of `kerasfer.models.mitigations`
-DEFAULT_METHODS = ("baseline", "reweighted", "balanced", "group_dro", "domain_independent", "erasure", "fairvae")
+#: what `compare` trains without ``methods``: every registered method (`kerasfer.training.MODELS`, read live)
+DEFAULT_METHODS = MODELS
 #: share of the training data held out (stratified by emotion × group) to choose by
 VALIDATION_FRACTION = 0.2
 #: the validation gaps leave out the rates of (group × emotion) cells with fewer faces than this: on a
@@ -48,8 +49,6 @@ def check_methods(methods) -> tuple[str, ...]:
     Raises:
         ValueError: naming the unknown method(s) and the valid ones.
     """
-    from kerasfer.training import MODELS
-
     names = tuple(m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods))
     unknown = [m for m in names if m not in MODELS]
     if unknown or not names:

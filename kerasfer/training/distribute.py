@@ -2,7 +2,7 @@
 
 ``"none"`` trains on the default device, ``"mirrored"`` on every local GPU (one machine),
 ``"multiworker"`` on several machines, each process reading its role from the ``TF_CONFIG``
-environment variable (see the README's "Several machines and GPUs").
+environment variable (see docs/reliability.md, "Several GPUs and several machines").
 """
 
 from __future__ import annotations

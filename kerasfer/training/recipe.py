@@ -14,14 +14,16 @@ def resolve_size(name: str, num_faces: int, model_kwargs: dict) -> str | None:
     """The encoder preset a run trains, with ``size="auto"`` (or no size) resolved by the data's size.
 
     Args:
-        name: the method (`kerasfer.training.MODELS`); FairVAE's own default applies below the threshold.
+        name: the method (`kerasfer.training.MODELS`); below the threshold its model's own default
+            preset applies (`kerasfer.training.methods.Method.default_size`).
         num_faces: training faces.
         model_kwargs: the model's constructor arguments (``size`` and ``backbone`` are read).
 
     Returns:
         The preset name, or None when the model uses another backbone (presets do not apply).
     """
-    from kerasfer.models.encoder import DEFAULT_SIZE, FAIRVAE_SIZE, LARGE_PRESET_MIN_FACES, SIZES
+    from kerasfer.models.encoder import LARGE_PRESET_MIN_FACES, SIZES
+    from kerasfer.training.methods import get_method
 
     if model_kwargs.get("backbone", "kerasfer") != "kerasfer":
         return None
@@ -29,7 +31,7 @@ def resolve_size(name: str, num_faces: int, model_kwargs: dict) -> str | None:
     if size == AUTO_SIZE or size is None:
         if num_faces >= LARGE_PRESET_MIN_FACES:
             return "large"
-        return FAIRVAE_SIZE if name == "fairvae" else DEFAULT_SIZE
+        return get_method(name).default_size()
     if size not in SIZES:
         raise ValueError(f"`size` must be one of {(*SIZES, AUTO_SIZE)}; got {size!r}.")
     return size
