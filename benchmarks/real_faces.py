@@ -112,8 +112,9 @@ def main(argv=None) -> int:
     parser.add_argument("--save", default=None, metavar="DIR",
                         help="also save every trained model as DIR/<data>-<faces>-<model>.keras (research-only "
                              "weights: keep them outside the repository)")
-    parser.add_argument("--epoch-check", action="store_true",
-                        help="time one train_model epoch against one plain fit epoch of the same model")
+    parser.add_argument("--epoch-check", type=int, default=0, metavar="N",
+                        help="time one train_model epoch of the large preset against one plain fit epoch of the "
+                             "same model on N training faces (0: no check)")
     args = parser.parse_args(argv)
 
     import pandas as pd
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
     from kerasfer.training import train_model
     from kerasfer.training.recipe import default_epochs, resolve_size
 
-    models = [m.strip() for m in args.models.split(",")]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]  # "" with --epoch-check: only the check
     unknown = set(models) - set(MODELS)
     if unknown:
         parser.error(f"unknown --models {sorted(unknown)}; choose from {MODELS}")
@@ -172,14 +173,18 @@ def main(argv=None) -> int:
                     model.save(Path(args.save) / f"{dataset}-{len(train)}-{name.replace(' ', '_')}.keras")
                 print(f"{dataset} {len(train)} faces: {name} val {row['val accuracy']:.3f} test {row['test accuracy']:.3f} "
                       f"in {seconds:.0f} s", file=sys.stderr, flush=True)
-    table = pd.DataFrame(rows)
-    recall_columns = [c for c in table.columns if c.startswith("recall")]
-    print(table.drop(columns=recall_columns).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print()
-    print(table[["data", "train faces", "model", *recall_columns]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if rows:
+        table = pd.DataFrame(rows)
+        recall_columns = [c for c in table.columns if c.startswith("recall")]
+        print(table.drop(columns=recall_columns).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print()
+        print(table[["data", "train faces", "model", *recall_columns]].to_string(index=False,
+                                                                                  float_format=lambda v: f"{v:.3f}"))
     if args.epoch_check:
         print()
-        print(epoch_overhead(sets["FER+"][0](48)[0], args.seed).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        faces = sets["FER+"][0](NATIVE_SIDE)[0][:args.epoch_check]
+        print(f"one epoch on {len(faces)} FER+ training faces:")
+        print(epoch_overhead(faces, args.seed).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"targets: {TARGETS}")
     return 0
 
