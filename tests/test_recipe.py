@@ -152,3 +152,12 @@ def test_label_noise_on_an_attribute_of_the_data_not_in_kerasfer_attributes():
     assert EmotionClassifier.from_config(model.get_config()).label_noise_groups == {"race": 4}
     with pytest.raises(ValueError, match="must name attributes among"):
         EmotionClassifier(input_shape=(32, 32, 1), width=4, label_noise="race")
+
+
+def test_epochs_of_a_run_that_names_none():
+    from kerasfer.training.recipe import epochs_for
+
+    assert epochs_for("baseline", LARGE_PRESET_MIN_FACES, {}, 12) == 30  # the large preset's own
+    assert epochs_for("baseline", 100, {}, 12) == 12 and epochs_for("baseline", 100, {}, 10) == 10
+    assert epochs_for("baseline", LARGE_PRESET_MIN_FACES, {"size": "phone"}, 12) == 12
+    assert epochs_for("baseline", LARGE_PRESET_MIN_FACES, {"backbone": "mobilenet_v3_small"}, 12) == 12

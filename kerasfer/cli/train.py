@@ -132,7 +132,7 @@ def run(args) -> int:
     load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
     train = load_data(args.data, split="train", n=args.n_train, labels=args.labels or "votes", **load)
     test = load_data(args.data, split="test", n=args.n_test, labels="majority", **load)
-    epochs = args.epochs if args.epochs is not None else (None if _preset_sets_epochs(args, train) else CLI_EPOCHS)
+    epochs = args.epochs if args.epochs is not None else _default_epochs(args, train)
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
@@ -153,14 +153,14 @@ def run(args) -> int:
     return 0
 
 
-def _preset_sets_epochs(args, train) -> bool:
-    """Whether the run's preset brings its own epochs (then `train_model` picks them)."""
-    from kerasfer.training.recipe import default_epochs, resolve_size
+def _default_epochs(args, train) -> int:
+    """`--epochs` when not given: the preset's (30 for large), else `CLI_EPOCHS`; presets do not apply to
+    another backbone or an ``--init`` start (its architecture is the source's)."""
+    from kerasfer.training.recipe import epochs_for
 
     if args.init is not None or args.backbone not in (None, "kerasfer"):
-        return False
-    size = resolve_size(args.model, len(train), {} if args.size is None else {"size": args.size})
-    return default_epochs(size, 0) > 0
+        return CLI_EPOCHS
+    return epochs_for(args.model, len(train), {} if args.size is None else {"size": args.size}, CLI_EPOCHS)
 
 
 def _none_or(value: str):

@@ -57,6 +57,21 @@ def default_epochs(size: str | None, fallback: int) -> int:
     return int(preset_training(size).get("epochs", fallback))
 
 
+def epochs_for(name: str, num_faces: int, model_kwargs: dict, fallback: int) -> int:
+    """The epochs of a run that names none: its preset's (`default_epochs` of `resolve_size`), else `fallback`.
+
+    Args:
+        name: the method.
+        num_faces: training faces.
+        model_kwargs: the model's constructor arguments (``size``, ``backbone``).
+        fallback: the caller's own default (10 for `train_model`, 12 for `kerasfer train`).
+
+    Returns:
+        A positive number of epochs.
+    """
+    return default_epochs(resolve_size(name, num_faces, model_kwargs), fallback)
+
+
 def learning_rate_schedule(peak: float, *, epochs: int, steps_per_epoch: int, warmup_epochs: int = 0):
     """Cosine decay from `peak` to 0 over the run, after a linear warm-up of `warmup_epochs` epochs.
 
