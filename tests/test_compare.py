@@ -31,6 +31,7 @@ def test_the_rule_takes_the_fairest_method_that_keeps_the_baselines_accuracy():
     with pytest.raises(ValueError, match="baseline"):
         recommend({"a": validation["fairvae"]})
     assert "1 point(s) below the baseline's" in selection_rule("skin") and "skin" in selection_rule("skin")
+    assert "label-noise matrices" in selection_rule("skin", source="corrected")
 
 
 def test_methods_are_checked_and_the_baseline_comes_first():
@@ -99,6 +100,18 @@ def test_compare_writes_the_specified_files(compared):
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["runs"]["erasure"]) == 2 and metrics["runs"]["erasure"][0]["erasure"]["attributes"] == ["skin"]
     assert (out / "runs" / "reweighted" / "seed1" / "model.keras").exists()
+    # the validation labels were corrected with the T_g of a label-noise model trained on each seed's fitting faces
+    assert saved["validation"]["figures"] == "corrected" and "label-noise matrices" in saved["rule"]
+    assert len(saved["validation"]["label_noise"]) == 2 and (out / "runs" / "label_noise" / "seed0" / "run.json").exists()
+    matrix = np.array(saved["validation"]["label_noise"][0]["groups"]["dark"])
+    assert matrix.shape == (7, 7) and np.allclose(matrix.sum(axis=1), 1, atol=1e-3)
+    baseline = saved["methods"]["baseline"]
+    assert set(baseline["validation_seeds"][1]) == {"annotated", "corrected"}
+    assert baseline["validation"]["balanced_accuracy"] == pytest.approx(
+        np.mean([s["corrected"]["balanced_accuracy"] for s in baseline["validation_seeds"]]))
+    low, high = baseline["validation"]["intervals"]["false_positive_rate_difference"]
+    assert low < high and len(baseline["test_seeds"]) == 2
+    assert saved["recommended"] in saved["validation"]["statement"] and "Validation figures" in page
 
 
 def test_compare_reuses_finished_runs_and_retrains_when_settings_change(compared, monkeypatch):
@@ -120,6 +133,24 @@ def test_compare_reuses_finished_runs_and_retrains_when_settings_change(compared
     other = make_synthfaces(400, seed=30, image_size=32, bias="demo")  # same size and settings, other faces
     with pytest.raises(Retrained):
         compare(other, test, methods="reweighted", seeds=1, epochs=1, out=out, n_boot=50, verbose=0, **PHONE)
+
+
+def test_a_trusted_validation_set_is_read_as_it_is(tmp_path):
+    train = make_synthfaces(300, seed=3, image_size=32, bias="demo")
+    clean = make_synthfaces(200, seed=5, image_size=32)
+    result = compare(train, clean, methods="balanced", seeds=1, epochs=1, validation=clean, out=tmp_path, n_boot=20,
+                     verbose=0, **PHONE)
+    assert result["validation"]["figures"] == "trusted" and result["validation"]["label_noise"] == []
+    assert "trusted validation set" in result["rule"] and not (tmp_path / "runs" / "label_noise").exists()
+    predictions = np.array(json.loads((tmp_path / "runs" / "balanced" / "seed0" / "run.json").read_text())[
+        "validation_predictions"])
+    assert len(predictions) == len(clean)  # every seed fitted the whole training split, chose on `clean`
+    assert result["methods"]["balanced"]["validation"]["balanced_accuracy"] == pytest.approx(
+        cell_balanced_accuracy(clean.labels, predictions, clean.attributes["skin"]))
+    other = make_synthfaces(50, seed=6, image_size=32)
+    other.group_names = {**other.group_names, "skin": ("a", "b", "c")}
+    with pytest.raises(ValueError, match="validation data's skin groups"):
+        compare(train, clean, validation=other)
 
 
 def test_compare_refuses_bad_input(compared):
@@ -145,9 +176,10 @@ def test_compare_cli_end_to_end_and_typos(tmp_path, capsys):
 
     args = ["compare", "--n-train", "300", "--n-test", "200", "--image-size", "32", "--epochs", "1", "--seeds", "1",
             "--n-boot", "20", "--size", "phone", "--out", str(tmp_path)]
-    assert main([*args, "--methods", "balanced"]) == 0
+    assert main([*args, "--methods", "balanced", "--no-noise-correction"]) == 0
     printed = capsys.readouterr().out
-    assert "recommended:" in printed and "balanced" in printed
+    assert "recommended:" in printed and "balanced" in printed and "as annotated" in printed
+    assert "label_noise" not in json.loads((tmp_path / "compare.json").read_text())["methods"]
     assert set(json.loads((tmp_path / "compare.json").read_text())["methods"]) == {"baseline", "balanced"}
     assert main([*args, "--methods", "balanced,grop_dro"]) == 2
     assert "grop_dro" in capsys.readouterr().err

@@ -60,6 +60,19 @@ def test_export_to_a_file_is_quiet(trained):
     assert "top-1 agreement" in quiet.stdout
 
 
+def test_the_makefiles_log_level_keeps_the_first_op_quiet():
+    """`make demo` exports the Makefile's TF_CPP_MIN_LOG_LEVEL; at 2 the first op printed a cuInit ERROR line."""
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    level = re.search(r"^export TF_CPP_MIN_LOG_LEVEL \?= (\d)$", makefile, re.M).group(1)
+    env = {**{k: v for k, v in os.environ.items() if k != "KERASFER_VERBOSE"}, "TF_CPP_MIN_LOG_LEVEL": level}
+    code = "import kerasfer, keras, numpy as np; keras.layers.Dense(2)(np.ones((1, 3), 'float32')); print('ran')"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "ran", run.stderr
+    assert first_noise(run.stdout + run.stderr) is None, run.stderr
+
+
 def test_verbose_shows_tensorflow_as_it_is(monkeypatch):
     from kerasfer.cli import main
 

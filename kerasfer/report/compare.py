@@ -22,6 +22,10 @@ def render_compare_page(result: dict) -> str:
             "val_accuracy": _num(row["validation"]["accuracy"]),
             "val_balanced": _num(row["validation"]["balanced_accuracy"]),
             "val_fpr_gap": _num(row["validation"]["false_positive_rate_difference"]),
+            "val_fpr_ci": "–".join(_num(b) for b in row["validation"].get("intervals", {}).get(
+                "false_positive_rate_difference", (None, None))),
+            "annotated": " / ".join(_num(row.get("validation_annotated", {}).get(k))
+                                    for k in ("balanced_accuracy", "false_positive_rate_difference")),
             "val_eod": _num(row["validation"]["equalized_odds_difference"]),
             "leakage": f"{_num(leak.get('balanced_accuracy'))} (chance {_num(leak.get('chance'))})" if leak else "–",
             "seconds": f"{row['train_seconds']:.0f}",
@@ -33,6 +37,8 @@ def render_compare_page(result: dict) -> str:
     return _template("compare.html").render(
         title="kerasfer compare", result=result, rows=rows, attribute=attribute,
         pareto=plots.figure_to_base64(figure, dpi=100), settings=result["settings"],
+        validation=result.get("validation"),
+        corrected=(result.get("validation") or {}).get("figures") == "corrected",
         accuracy_change=None if check.get("accuracy_change") is None else f"{100 * check['accuracy_change']:+.1f}",
         eod_reduction=None if check.get("equalized_odds_reduction") is None
         else f"{100 * check['equalized_odds_reduction']:.0f}")
