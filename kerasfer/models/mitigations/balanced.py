@@ -28,21 +28,26 @@ def balance_spec(attribute) -> str:
     return "+".join(["label", *(f"group:{name}" for name in attribute_names(attribute))])
 
 
-def balanced_multiplicities(cells: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def balanced_multiplicities(cells: np.ndarray, rng: np.random.Generator, shares=None) -> np.ndarray:
     """How often each sample appears in one balanced epoch of ``len(cells)`` draws.
 
-    Each draw picks a cell uniformly, then a sample of it uniformly (with replacement): a sample of
-    cell k is drawn with probability 1 / (K · n_k).
+    Each draw picks a cell (uniformly, or with probability `shares`), then a sample of it uniformly
+    (with replacement): a sample of cell k is drawn with probability share_k / n_k.
 
     Args:
-        cells: (N,) cell id of every sample (`kerasfer.data.sampling.balance_cells`).
+        cells: (N,) cell id of every sample (`kerasfer.data.sampling.balance_cells`, or the sources
+            of `kerasfer.data.union.join_sources`).
         rng: the epoch's generator.
+        shares: optional (K,) share of each cell, in the order of the sorted cell ids (None: 1/K each).
 
     Returns:
         (N,) int64 counts summing to N.
     """
     cells = np.asarray(cells)
     _, inverse, sizes = np.unique(cells, return_inverse=True, return_counts=True)
-    probability = 1.0 / (len(sizes) * sizes[inverse.ravel()])
+    shares = np.full(len(sizes), 1.0 / len(sizes)) if shares is None else np.asarray(shares, np.float64)
+    if shares.shape != sizes.shape:
+        raise ValueError(f"{len(shares)} shares for {len(sizes)} cells.")
+    probability = shares[inverse.ravel()] / sizes[inverse.ravel()]
     draws = rng.choice(len(cells), size=len(cells), replace=True, p=probability / probability.sum())
     return np.bincount(draws, minlength=len(cells)).astype(np.int64)

@@ -3,4 +3,4 @@
 from kerasfer.training.methods.registry import Method
 
 METHOD = Method("balanced", "group x emotion balanced sampling", model="kerasfer.models.classifier:EmotionClassifier",
-                needs_attribute=True, balanced_sampling=True)
+                needs_attribute=True, joint_labels=True, balanced_sampling=True)

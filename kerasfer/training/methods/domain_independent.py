@@ -5,4 +5,4 @@ from kerasfer.training.methods.registry import Method, group_kwargs
 
 METHOD = Method("domain_independent", "one head per group, summed at inference",
                 model="kerasfer.models.mitigations.domain_independent:DomainIndependentClassifier",
-                model_kwargs=group_kwargs, needs_attribute=True)
+                model_kwargs=group_kwargs, needs_attribute=True, joint_labels=True)

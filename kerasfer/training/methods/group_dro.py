@@ -18,4 +18,4 @@ def cell_weights(model, plan) -> dict:
 
 METHOD = Method("group_dro", "Group DRO over group x emotion cells",
                 model="kerasfer.models.mitigations.group_dro:GroupDROClassifier", model_kwargs=group_kwargs,
-                needs_attribute=True, balanced_sampling=True, metrics=cell_weights)
+                needs_attribute=True, joint_labels=True, balanced_sampling=True, metrics=cell_weights)

@@ -82,6 +82,9 @@ class Method:
         needs_attribute: it cannot train without a protected attribute in the data.
         balanced_sampling: batches are drawn (group × emotion)-balanced
             (`kerasfer.models.mitigations.balanced`).
+        joint_labels: whether it needs faces that carry both an emotion label and a protected group
+            (per (group × emotion) sampling, weights or heads); such a method cannot train with a
+            separate groups source (`train_model`'s ``groups_data``) and is refused there.
         reweight: when the loss is reweighted by (group × emotion) cells: `WHEN_ASKED`, `BY_DEFAULT`
             or `ALWAYS`.
         callbacks: ``(model, plan) -> list`` of Keras callbacks it trains with (before the trainer's).
@@ -96,6 +99,7 @@ class Method:
     model: Callable | str
     model_kwargs: Callable = classifier_kwargs
     needs_attribute: bool = False
+    joint_labels: bool = False
     balanced_sampling: bool = False
     reweight: str = WHEN_ASKED
     callbacks: Callable = erasure_refit

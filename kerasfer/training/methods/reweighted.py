@@ -7,4 +7,4 @@ the model, the sampling and the export are the baseline's.
 from kerasfer.training.methods.registry import ALWAYS, Method
 
 METHOD = Method("reweighted", "loss weights: every group x emotion cell weighs the same",
-                model="kerasfer.models.classifier:EmotionClassifier", reweight=ALWAYS)
+                model="kerasfer.models.classifier:EmotionClassifier", reweight=ALWAYS, joint_labels=True)
