@@ -21,5 +21,15 @@ __all__ = [
     "compare",
     "make_synthfaces",
     "set_verbose",
+    "audit",
     "train_model",
 ]
+
+
+def __getattr__(name):
+    """`kerasfer.audit` (`kerasfer.fairness.audit`), imported on first use: it loads fairlearn and pandas."""
+    if name == "audit":
+        from kerasfer.fairness import audit
+
+        return audit
+    raise AttributeError(f"module 'kerasfer' has no attribute {name!r}")

@@ -94,6 +94,31 @@ def test_fairvae_trains_on_both_and_joint_label_methods_are_refused(tmp_path):
         train_model("baseline", labelled, groups_data=grouped, reweight_attribute="skin", epochs=1, verbose=0)
     with pytest.raises(ValueError, match="there is none"):
         train_model("baseline", labelled, groups_share=0.3, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="label noise learns T_g"):
+        train_model("fairvae", labelled, groups_data=grouped, label_noise="skin", epochs=1, verbose=0)
+    assert model.transition is None  # FairVAE's default label noise is off: no face has a label and a group
+
+
+def test_a_source_on_disk_is_read_into_memory_beside_one_in_memory(tmp_path):
+    labelled, grouped = halves(20, 10, size=16)
+    paths = []
+    for k, image in enumerate(grouped.images):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(image).save(paths[-1])
+    on_disk = FaceData(paths=paths, image_size=(16, 16), channels=3, attributes=grouped.attributes,
+                       group_names=grouped.group_names)
+    data, sources = join_sources(labelled, on_disk)
+    assert data.images is not None and len(data) == 30
+    np.testing.assert_array_equal(data.images[sources == GROUPED], grouped.images)  # PNG is lossless
+
+
+def test_audit_is_reachable_from_the_package():
+    import kerasfer
+    from kerasfer.fairness import audit
+
+    assert kerasfer.audit is audit and "audit" in kerasfer.__all__
+    with pytest.raises(AttributeError, match="no attribute 'auditt'"):
+        kerasfer.auditt
 
 
 def _ferplus_folder(root, n, seed):

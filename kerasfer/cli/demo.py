@@ -14,7 +14,8 @@ def register(subparsers):
     p.add_argument("--n-test", type=int, default=DEMO_DEFAULTS["n_test"], help="clean test faces (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=DEMO_DEFAULTS["epochs"], help="training epochs (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=DEMO_DEFAULTS["batch_size"], help="batch size (default: %(default)s)")
-    p.add_argument("--image-size", type=int, default=64, help="image side in pixels (default: %(default)s)")
+    p.add_argument("--image-size", type=int, default=DEMO_DEFAULTS["image_size"],
+                   help="image side in pixels (default: %(default)s)")
     return p
 
 

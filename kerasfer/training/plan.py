@@ -103,9 +103,10 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}.")
     if learning_rate is not None and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive (or None for the encoder preset's); got {learning_rate!r}.")
-    train_data, mix = _two_sources(method, train_data, groups_data, groups_share, reweight_attribute)
-    if groups_data is not None:
-        reweight_attribute = None  # (group × label) cells need faces that carry both
+    train_data, mix = _two_sources(method, train_data, groups_data, groups_share, reweight_attribute, model_kwargs)
+    if groups_data is not None:  # (group × label) cells and T_g need faces that carry both
+        reweight_attribute = None
+        model_kwargs = {**model_kwargs, "label_noise": None}
     _check_trainable(name, train_data, model_kwargs)
     source = None if init is None else load_source(init)
     if source is not None:
@@ -134,7 +135,7 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
                 augment=augment, mix=mix, called=called)
 
 
-def _two_sources(method, train_data, groups_data, groups_share, reweight_attribute):
+def _two_sources(method, train_data, groups_data, groups_share, reweight_attribute, model_kwargs):
     """The training data and the epoch stream's ``mix`` of a run with a second, grouped source.
 
     Returns:
@@ -143,7 +144,7 @@ def _two_sources(method, train_data, groups_data, groups_share, reweight_attribu
 
     Raises:
         ValueError: `groups_share` without `groups_data`, a method that needs joint labels, or
-            reweighting asked for.
+            reweighting or label noise asked for (both need faces that carry a label and a group).
     """
     from kerasfer.data.union import join_sources, source_shares
 
@@ -159,6 +160,9 @@ def _two_sources(method, train_data, groups_data, groups_share, reweight_attribu
     if reweight_attribute not in ("auto", None):
         raise ValueError("reweighting balances (group × emotion) cells, which needs faces that carry both; with a "
                          "separate groups source no face has both (use reweight_attribute=None or 'auto').")
+    if model_kwargs.get("label_noise") not in (None, "auto"):
+        raise ValueError("label noise learns T_g from faces that carry both an emotion label and a group; with a "
+                         "separate groups source no face has both (leave label_noise unset).")
     data, sources = join_sources(train_data, groups_data)
     shares = source_shares(groups_share)
     return data, None if shares is None else (sources, shares)
