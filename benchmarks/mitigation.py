@@ -96,18 +96,40 @@ def seed_regret(result, seed: int, figures: str, rank_by: str) -> dict:
             "within_10": eod <= 1.1 * best + 1e-9, "halves": eod <= 0.5 * base or best > 0.5 * base}
 
 
+def pooled_regret(result, figures: str, rank_by: str) -> dict:
+    """The rule on the seeds' mean validation figures (what `compare` recommends), against mean test EODs."""
+    methods = result["methods"]
+    def mean(values):
+        known = [v for v in values if v is not None]
+        return sum(known) / len(known) if known else None
+
+    means = {name: {key: mean([s[figures][key] for s in row["validation_seeds"]]) for key in ("balanced_accuracy", rank_by)}
+             for name, row in methods.items()}
+    recommended = recommend(means, rank_by=rank_by)
+    eods = {name: row["gaps"]["skin"]["equalized_odds_difference"] for name, row in methods.items()}
+    floor = methods["baseline"]["accuracy"] - 0.01
+    best = min((eods[name], name) for name, row in methods.items() if row["accuracy"] >= floor)
+    eod, base = eods[recommended], eods["baseline"]
+    return {"recommended": recommended, "eod": eod, "best": best[0], "best_name": best[1], "regret": eod - best[0],
+            "within_10": eod <= 1.1 * best[0] + 1e-9, "halves": eod <= 0.5 * base or best[0] > 0.5 * base}
+
+
 def regret_lines(result, regime: str) -> list[str]:
-    """Per rule and seed: the recommendation, its regret, and whether it meets the issue's two targets."""
+    """Per rule: the 3-seed recommendation and its regret, then each seed's, and whether they meet the targets."""
     lines = []
     for figures, rank_by in RULES:
         if figures not in result["methods"]["baseline"]["validation_seeds"][0]:
             continue
+        pooled = pooled_regret(result, figures, rank_by)
         rows = [seed_regret(result, s, figures, rank_by) for s in range(result["settings"]["seeds"])]
         picks = ", ".join(f"{r['recommended']} {r['eod']:.3f} (best {r['best']:.3f}, regret {r['regret']:+.3f})"
                           for r in rows)
-        met = all(r["within_10"] and r["halves"] for r in rows)
-        lines.append(f"{regime:<10} {figures:>9} {'FPR gap' if rank_by.startswith('false') else 'EOD':>9}  mean regret "
-                     f"{sum(r['regret'] for r in rows) / len(rows):+.3f}  {'met' if met else 'NOT met'}: {picks}")
+        met = pooled["within_10"] and pooled["halves"]
+        seeds_met = sum(r["within_10"] and r["halves"] for r in rows)
+        lines.append(f"{regime:<10} {figures:>9} {'FPR gap' if rank_by.startswith('false') else 'EOD':>7}  "
+                     f"pooled: {pooled['recommended']} {pooled['eod']:.3f} (best {pooled['best_name']} "
+                     f"{pooled['best']:.3f}, regret {pooled['regret']:+.3f}) {'met' if met else 'NOT met'}; "
+                     f"per seed ({seeds_met}/{len(rows)} met): {picks}")
     return lines
 
 
@@ -144,7 +166,8 @@ def main():
         regrets.extend(regret_lines(result, regime))
         print("\n".join(regrets[-len(RULES):]), flush=True)
     print("\n" + "\n".join(summary))
-    print("\nregime     figures    ranked  per-seed recommendation: its test EOD, the best within 1 point, regret")
+    print("\nregime     figures  ranked  the recommendation from the seeds' mean validation figures (compare's) and from "
+          "each seed's alone: its test EOD, the best within 1 point of the baseline's accuracy, regret")
     print("\n".join(regrets))
 
 

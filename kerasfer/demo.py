@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-# Defaults measured to finish in under 3 minutes on 2 CPU cores (README, "Measured").
+# Defaults measured to train in under 3 minutes on 2 CPU cores (README, "Measured"): at 64 px the same
+# 10,000 faces × 12 epochs took 240 s of training on a shared machine, at 48 px 98 s, with the same story
+# (clean accuracy 0.916 against 0.918, light vs dark skin gap 45.4 points against 42.3).
 DEMO_DEFAULTS = {"n_train": 10000, "n_test": 2100, "epochs": 12, "batch_size": 64, "learning_rate": None,
-                 "image_size": 64}
+                 "image_size": 48}
 
 
 def run_demo(out="runs/demo", *, n_train=DEMO_DEFAULTS["n_train"], n_test=DEMO_DEFAULTS["n_test"],

@@ -62,6 +62,17 @@ def test_uncorrected_figures_are_the_existing_ones():
         assert high - low > 0.005 and low - 0.05 <= figures[name] <= high, name
 
 
+def test_cells_under_min_cell_faces_are_left_out_of_the_balanced_accuracy():
+    rng = np.random.default_rng(3)
+    labels, groups = rng.integers(0, K, 3_000), rng.integers(0, G, 3_000)
+    rare = np.flatnonzero((groups == 1) & (labels == 2))
+    labels[rare[3:]] = 4  # group 1 keeps 3 faces of class 2, all predicted wrong
+    predicted = labels.copy()
+    predicted[rare[:3]] = 5
+    assert validation_figures(labels, predicted, groups, G, K)["balanced_accuracy"] == pytest.approx(20 / 21)
+    assert validation_figures(labels, predicted, groups, G, K, min_cell=10)["balanced_accuracy"] == pytest.approx(1.0)
+
+
 def test_bad_transitions_are_refused():
     cm = np.ones((G, K, K))
     with pytest.raises(ValueError, match="shape"):

@@ -43,7 +43,7 @@ def register(subparsers):
     p.add_argument("--no-noise-correction", action="store_true",
                    help="read the carved validation split's labels as annotated; by default they are corrected "
                         "with the label-noise matrices T_g of a label-noise model trained on the same faces")
-    p.add_argument("--tolerance", type=float, default=1.0, metavar="POINTS",
+    p.add_argument("--tolerance", type=float, default=2.0, metavar="POINTS",
                    help="accuracy points a method may lose against the baseline on validation and still be "
                         "recommended (default: %(default)s)")
     p.add_argument("--n-train", type=int, default=4000, help="SynthFaces training faces (default: %(default)s)")

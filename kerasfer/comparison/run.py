@@ -209,13 +209,22 @@ def _split(train, attribute, fraction, seed):
     return stratified_split(train, fraction, by=("label", *attribute_names(attribute)), seed=seed)
 
 
+#: compare's settings that change only how the runs are chosen between, not how one trains: a finished run
+#: is reused whatever they are
+CHOICE_SETTINGS = ("tolerance",)
+
+
 def _reuse(folder, settings):
     """A finished run's saved record when it was trained with these very settings, else None."""
     record = None if folder is None else folder / "run.json"
     if record is None or not record.exists() or not (folder / "model.keras").exists():
         return None
     saved = json.loads(record.read_text())
-    return saved if saved.get("settings") == _plain(settings) else None
+
+    def training(values):
+        return {k: v for k, v in (values or {}).items() if k not in CHOICE_SETTINGS}
+
+    return saved if training(saved.get("settings")) == training(_plain(settings)) else None
 
 
 def _run(name, fit, validation, test, folder, settings, **train_kwargs) -> dict:

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import math
 
-#: how far (accuracy, 0–1) below the baseline's validation accuracy a recommended method may be
-ACCURACY_TOLERANCE = 0.01
+#: how far (accuracy, 0–1) below the baseline's cell-balanced validation accuracy a recommended method may
+#: be. Measured (`benchmarks/mitigation.py`, 4 regimes × 3 seeds, the corrected figures): at 1 point the
+#: rule met the targets on the seeds' means in 4 of 4 regimes but on 5 of 12 single seeds (mean regret
+#: +0.087 EOD); at 2 points 4 of 4 and 6 of 12 (+0.052); at 3 points the same as 2.
+ACCURACY_TOLERANCE = 0.02
 BASELINE = "baseline"
 #: the validation gap the rule ranks the candidates by
 RANK_BY = "false_positive_rate_difference"
@@ -40,8 +43,8 @@ FIGURE_SOURCES = {
     "trusted": "a trusted validation set given by the user, its labels as they are",
 }
 RULE = ("the smallest mean validation {gap} of {attribute} (max over emotions, cells of 10+ faces) among the methods "
-        "whose mean cell-balanced validation accuracy (the mean accuracy over {attribute} group × emotion cells) is "
-        "at most {points:g} point(s) below the baseline's (the baseline is one of them, so with no such method it is "
+        "whose mean cell-balanced validation accuracy (the mean accuracy over {attribute} group × emotion cells of 10+ "
+        "faces) is at most {points:g} point(s) below the baseline's (the baseline is one of them, so with no such method it is "
         "recommended); a tie goes to the more accurate. Figures: {source}")
 
 
