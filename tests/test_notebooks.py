@@ -16,7 +16,7 @@ from library_noise import notebook_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-TESTED_ELSEWHERE = {"03_au_bias_study.ipynb"}  # executed by tests/test_au_study.py (its own budget)
+TESTED_ELSEWHERE = {"03_au_bias_study.ipynb"}  # executed by tests/test_notebook_au.py (its own budget)
 KERNEL = "kerasfer-test"
 
 # Overrides per notebook: sized to run in well under a minute each on 2 CPU cores.
