@@ -49,3 +49,17 @@ def test_the_mlp_probe_finds_what_the_linear_probe_cannot():
 def test_an_unknown_probe_is_named():
     with pytest.raises(ValueError, match="`probe`"):
         probe_leakage(np.zeros((10, 2)), np.arange(10) % 2, probe="forest")
+
+
+def test_the_mlp_probe_sees_a_minority_group_it_would_otherwise_ignore():
+    from kerasfer.fairness.leakage import _oversampled
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat([0, 1, 2, 3], [1400, 200, 200, 200])
+    latents = rng.normal(size=(2000, 8)) + 0.8 * np.eye(4, 8)[groups]  # each group shifted along its own axis
+    x, y = _oversampled(latents, groups, 0)
+    assert list(np.bincount(y)) == [1400] * 4 and set(map(tuple, x[y == 1])) <= set(map(tuple, latents[groups == 1]))
+    balanced = rng.normal(size=(40, 2)), np.repeat([0, 1], 20)
+    assert _oversampled(*balanced, 0)[0] is balanced[0]  # already balanced: untouched
+    mlp = probe_leakage(latents, groups, "imbalanced", probe="mlp", n_boot=0)
+    assert mlp["balanced_accuracy"] > 0.4  # chance 0.25: the probe no longer answers the largest group

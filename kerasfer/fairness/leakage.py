@@ -77,6 +77,8 @@ def probe_leakage(latents, groups, attribute: str = "attribute", *, probe: str =
     latents, groups = np.asarray(latents, np.float64), np.asarray(groups)
     x_train, x_test, y_train, y_test = train_test_split(latents, groups, test_size=test_size, random_state=seed,
                                                         stratify=groups)
+    if probe == "mlp":
+        x_train, y_train = _oversampled(x_train, y_train, seed)
     classifier = make_pipeline(StandardScaler(), _probe_model(probe, seed))
     classifier.fit(x_train, y_train)
     predicted = classifier.predict(x_test)
@@ -112,6 +114,23 @@ def stratifiable(groups) -> np.ndarray:
 def _check_probe(probe: str) -> None:
     if probe not in PROBES:
         raise ValueError(f"`probe` must be one of {PROBES}; got {probe!r}.")
+
+
+def _oversampled(x, y, seed: int):
+    """`x`, `y` with every group drawn up to the largest group's count (seeded; unchanged when balanced).
+
+    The MLP probe stops early on its own validation *accuracy*; on imbalanced groups (UTKFace's races)
+    predicting the largest group scores best there, and the probe came out at exactly chance balanced
+    accuracy for every model. The linear probe is unaffected and left as it is.
+    """
+    counts = np.bincount(y)
+    present = np.flatnonzero(counts)
+    if counts[present].min() == counts.max():
+        return x, y
+    rng = np.random.default_rng(seed)
+    index = np.concatenate([rng.choice(np.flatnonzero(y == g), counts.max(), replace=counts[g] < counts.max())
+                            for g in present])
+    return x[index], y[index]
 
 
 def _probe_model(probe: str, seed: int):
