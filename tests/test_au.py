@@ -186,6 +186,7 @@ def test_per_au_group_metrics_on_fixed_arrays():
     assert gaps.loc["f1_difference (AU04)", "value"] == pytest.approx(abs(f1["light", "AU04"] - f1["dark", "AU04"]))
 
 
+@pytest.mark.slow  # the whole study through the CLI; 22 s (notebook 03 runs the study in the fast suite)
 def test_study_cli_writes_every_table_and_figure(tmp_path, capsys):
     import json
 

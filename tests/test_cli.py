@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from kerasfer.cli import main
 
 
@@ -75,6 +77,7 @@ def test_train_size_flag_picks_the_encoder_preset(tmp_path):
     assert main(["train", "--size", "huge", "--out", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow  # a keras.applications backbone trained through the CLI; 17 s
 def test_train_backbone_flag(tmp_path):
     import keras
 

@@ -147,8 +147,11 @@ def test_a_trusted_validation_set_is_read_as_it_is(tmp_path):
     predictions = np.array(json.loads((tmp_path / "runs" / "balanced" / "seed0" / "run.json").read_text())[
         "validation_predictions"])
     assert len(predictions) == len(clean)  # every seed fitted the whole training split, chose on `clean`
-    assert result["methods"]["balanced"]["validation"]["balanced_accuracy"] == pytest.approx(
-        cell_balanced_accuracy(clean.labels, predictions, clean.attributes["skin"]))
+    from kerasfer.comparison.run import VALIDATION_MIN_CELL
+    from kerasfer.fairness.noise_corrected import validation_figures
+
+    figures = validation_figures(clean.labels, predictions, clean.attributes["skin"], 3, 7, min_cell=VALIDATION_MIN_CELL)
+    assert result["methods"]["balanced"]["validation"]["balanced_accuracy"] == pytest.approx(figures["balanced_accuracy"])
     other = make_synthfaces(50, seed=6, image_size=32)
     other.group_names = {**other.group_names, "skin": ("a", "b", "c")}
     with pytest.raises(ValueError, match="validation data's skin groups"):

@@ -84,6 +84,7 @@ def test_two_stage_freezes_the_encoder_in_stage_two(tiny_faces):
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(head_before, model.head.weights))
 
 
+@pytest.mark.slow  # the leakage numbers are measured by benchmarks/fairness_synthfaces.py; 32 s
 def test_fairness_terms_lower_latent_leakage_on_biased_data():
     """With the adversary and alignment on (their default weights) a probe recovers skin tone from z
     far less well than with both off."""

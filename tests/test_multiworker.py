@@ -66,6 +66,7 @@ def _check(model, tmp_path, first=None, second=None):
     print(f"{model}: 2 workers, {float(first['seconds']):.1f} s of training")
 
 
+@pytest.mark.slow  # two worker processes; 17 s
 def test_two_loopback_workers_train_the_baseline_to_identical_weights(tmp_path):
     _check("baseline", tmp_path)
 

@@ -66,6 +66,7 @@ def _assert_same_weights(reference, resumed):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow  # a subprocess SIGKILLed mid-epoch and resumed; 25 s (FairVAE's resume stays fast)
 def test_sigkilled_baseline_resumes_to_the_same_weights(tmp_path):
     (reference, resumed), metrics, seconds = _kill_and_resume("baseline", tmp_path)
     # Backups every 3 batches, 10 batches an epoch: the kill lands mid-epoch unless at step 30.
