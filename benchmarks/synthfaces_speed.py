@@ -1,4 +1,4 @@
-"""SynthFaces rendering speed: 10,000 faces at 64×64×3 (target: under 10 s on 2 cores).
+"""SynthFaces rendering speed: 10,000 faces at 64×64×3 (target: under 5 s on 2 cores).
 
 Usage: python benchmarks/synthfaces_speed.py [--n 10000] [--repeats 3]
 """
@@ -25,7 +25,7 @@ def main():
                 make_synthfaces(args.n, seed=r, image_size=64, channels=channels, bias=bias)
                 times.append(time.perf_counter() - start)
             rows.append({"bias": bias or "clean", "channels": channels, "n": args.n,
-                         "median_s": round(sorted(times)[len(times) // 2], 2), "target_s": 10.0})
+                         "median_s": round(sorted(times)[len(times) // 2], 2), "target_s": 5.0})
     print(pd.DataFrame(rows).to_string(index=False))
 
 
