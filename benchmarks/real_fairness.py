@@ -117,6 +117,7 @@ def main(argv=None) -> int:
     parser.add_argument("utkface", nargs="?", default=os.environ.get("KERASFER_UTKFACE"))
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ", ".join(MODELS))
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1 (to add seeds to a run)")
     parser.add_argument("--epochs", type=int, default=None, help="default: each preset's")
     parser.add_argument("--size", default=None, choices=("standard", "phone", "large"), help="default: auto")
     parser.add_argument("--small", type=int, default=None, help="train on this many seeded FER+ faces")
@@ -137,9 +138,9 @@ def main(argv=None) -> int:
           f"held out; settings: size={args.size or 'auto'} epochs={args.epochs or 'preset'} seeds={args.seeds} "
           f"groups_share={args.groups_share}", flush=True)
     rows = {name: [] for name in models}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in models:
-            if name == "fer (shipped)" and seed:
+            if name == "fer (shipped)" and seed != args.first_seed:
                 continue
             model, seconds = train_one(name, seed, sets, args)
             side = FER_SIDE if name in ("fine-tuned from fer", "fer (shipped)") else NATIVE_SIDE
