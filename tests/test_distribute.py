@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.parametrize("model", ["baseline", "fairvae"])
+@pytest.mark.parametrize("model", ["baseline", pytest.param("fairvae", marks=pytest.mark.slow)])  # fairvae: 15 s
 def test_mirrored_step_matches_one_device(model):
     script = Path(__file__).with_name("distribute_check.py")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(script.parents[1]), os.environ.get("PYTHONPATH", "")])}

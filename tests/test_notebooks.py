@@ -26,7 +26,7 @@ SMALL = {
                                    MINI_TRAIN=84, MINI_TEST=42),
     "04_choose_a_mitigation.ipynb": dict(N_TRAIN=240, N_TEST=140, EPOCHS=1, SEEDS=1, METHODS=["reweighted"],
                                          N_BOOT=20, OUT="compare"),
-    "05_audit_real_photos.ipynb": dict(N_PHOTOS=300, N_TRAIN=240, N_TEST=140, IMAGE_SIZE=32, SIZE="phone", EPOCHS=1,
+    "05_audit_real_photos.ipynb": dict(N_PHOTOS=240, N_TRAIN=200, N_TEST=140, IMAGE_SIZE=32, SIZE="phone", EPOCHS=1,
                                        N_BOOT=20, HEATMAPS=False, MIN_COUNT=5),
 }
 
