@@ -85,35 +85,46 @@ def target_line(result) -> str:
             f"accuracy {change:+.1f} points (target >= -1): {'met' if met else 'NOT met'}")
 
 
-def seed_regret(result, seed: int, figures: str, rank_by: str, tolerance: float = ACCURACY_TOLERANCE) -> dict:
-    """One seed's recommendation under a rule, and its test EOD against the best method's and the baseline's."""
-    methods = result["methods"]
-    recommended = recommend({name: row["validation_seeds"][seed][figures] for name, row in methods.items()},
-                            tolerance, rank_by=rank_by)
-    tests = {name: row["test_seeds"][seed] for name, row in methods.items()}
+def regret(validation: dict, tests: dict, rank_by: str, tolerance: float) -> dict:
+    """The rule's recommendation from `validation` figures, and its test EOD against the best method's.
+
+    Args:
+        validation: ``{method: validation figures}`` (one seed's, or the seeds' means).
+        tests: ``{method: {"accuracy", "equalized_odds_difference"}}`` on the test split.
+        rank_by: the gap the rule ranks by.
+        tolerance: the rule's validation accuracy tolerance.
+
+    Returns:
+        ``{"recommended", "eod", "best", "best_name", "regret", "within_10", "halves"}``: "best" is the
+        smallest test EOD among the methods within 1 point of the baseline's test accuracy.
+    """
+    recommended = recommend(validation, tolerance, rank_by=rank_by)
     floor = tests["baseline"]["accuracy"] - 0.01
-    best = min(t["equalized_odds_difference"] for t in tests.values() if t["accuracy"] >= floor)
+    best, best_name = min((t["equalized_odds_difference"], name) for name, t in tests.items() if t["accuracy"] >= floor)
     eod, base = tests[recommended]["equalized_odds_difference"], tests["baseline"]["equalized_odds_difference"]
-    return {"recommended": recommended, "eod": eod, "best": best, "regret": eod - best,
+    return {"recommended": recommended, "eod": eod, "best": best, "best_name": best_name, "regret": eod - best,
             "within_10": eod <= 1.1 * best + 1e-9, "halves": eod <= 0.5 * base or best > 0.5 * base}
 
 
-def pooled_regret(result, figures: str, rank_by: str, tolerance: float = ACCURACY_TOLERANCE) -> dict:
-    """The rule on the seeds' mean validation figures (what `compare` recommends), against mean test EODs."""
+def seed_regret(result, seed: int, figures: str, rank_by: str, tolerance: float = ACCURACY_TOLERANCE) -> dict:
+    """One seed's recommendation under a rule, from that seed's validation figures alone (see `regret`)."""
     methods = result["methods"]
-    def mean(values):
-        known = [v for v in values if v is not None]
-        return sum(known) / len(known) if known else None
+    return regret({name: row["validation_seeds"][seed][figures] for name, row in methods.items()},
+                  {name: row["test_seeds"][seed] for name, row in methods.items()}, rank_by, tolerance)
 
-    means = {name: {key: mean([s[figures][key] for s in row["validation_seeds"]]) for key in ("balanced_accuracy", rank_by)}
+
+def pooled_regret(result, figures: str, rank_by: str, tolerance: float = ACCURACY_TOLERANCE) -> dict:
+    """The rule on the seeds' mean validation figures (what `compare` recommends), against mean test EODs.
+
+    The means are compare's own: ``validation`` holds those of the figures the rule read,
+    ``validation_annotated`` those of the annotated ones.
+    """
+    methods = result["methods"]
+    stored = {"annotated": "validation_annotated", result["validation"]["figures"]: "validation"}
+    tests = {name: {"accuracy": row["accuracy"],
+                    "equalized_odds_difference": row["gaps"]["skin"]["equalized_odds_difference"]}
              for name, row in methods.items()}
-    recommended = recommend(means, tolerance, rank_by=rank_by)
-    eods = {name: row["gaps"]["skin"]["equalized_odds_difference"] for name, row in methods.items()}
-    floor = methods["baseline"]["accuracy"] - 0.01
-    best = min((eods[name], name) for name, row in methods.items() if row["accuracy"] >= floor)
-    eod, base = eods[recommended], eods["baseline"]
-    return {"recommended": recommended, "eod": eod, "best": best[0], "best_name": best[1], "regret": eod - best[0],
-            "within_10": eod <= 1.1 * best[0] + 1e-9, "halves": eod <= 0.5 * base or best[0] > 0.5 * base}
+    return regret({name: row[stored[figures]] for name, row in methods.items()}, tests, rank_by, tolerance)
 
 
 def regret_lines(result, regime: str) -> list[str]:
