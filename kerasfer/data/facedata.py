@@ -152,6 +152,14 @@ class FaceData:
         return read_image_files(self.paths, self.image_size, self.channels)
 
     # -------------------------------------------------------------------------------- tf.data
+    def in_memory(self) -> "FaceData":
+        """This data with its images in memory: itself if they are, else a copy with them read from disk once."""
+        if self.images is not None:
+            return self
+        copy = self[:]
+        copy.images = _check_images(self.load_images())
+        return copy
+
     def dataset(
         self,
         batch_size: int,

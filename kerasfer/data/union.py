@@ -54,7 +54,7 @@ def join_sources(labelled, grouped) -> tuple[FaceData, np.ndarray]:
         raise ValueError(f"the two sources name their emotions differently: {labelled.label_names} and "
                          f"{grouped.label_names}.")
     if (labelled.images is None) != (grouped.images is None):  # e.g. FER+ (decoded) beside a manifest (on disk)
-        labelled, grouped = (_in_memory(part) for part in (labelled, grouped))
+        labelled, grouped = labelled.in_memory(), grouped.in_memory()
     group_names = {**labelled.group_names}
     for name, names in grouped.group_names.items():
         if name in group_names and tuple(group_names[name]) != tuple(names):
@@ -95,15 +95,6 @@ def source_shares(grouped_share=None) -> np.ndarray | None:
         raise ValueError(f"`groups_share` must be a share strictly between 0 and 1 (0.3: 30 % of every batch from the "
                          f"groups source); got {grouped_share!r}.")
     return np.array([1 - grouped_share, grouped_share])
-
-
-def _in_memory(data):
-    """`data` with its images in memory (read from disk once, if they were not)."""
-    if data.images is not None:
-        return data
-    return FaceData(images=data.load_images(), labels=data.labels, attributes=data.attributes, aus=data.aus,
-                    paths=data.paths, group_names=data.group_names, label_names=data.label_names,
-                    au_names=data.au_names, skipped=data.skipped, soft_labels=data.soft_labels)
 
 
 def _column(values, n: int) -> np.ndarray:
