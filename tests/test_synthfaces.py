@@ -135,3 +135,34 @@ def test_bad_arguments_name_the_parameter(kwargs, parameter):
 def test_bad_bias_specs_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BiasSpec(**kwargs)
+
+
+@pytest.mark.parametrize("image_size", [16, 20, 64])
+def test_features_drawn_in_windows_match_the_whole_image(monkeypatch, image_size):
+    """Eyes, brows, nose, mouth and wrinkles are computed on a window around them; the pixels must be
+    exactly those of computing them on the whole image (20 px exercises the fall-back when a shape
+    reaches a window's side)."""
+    import kerasfer.data.synthfaces as synthfaces
+
+    windowed = make_synthfaces(300, seed=3, image_size=image_size, bias="demo").images
+    monkeypatch.setattr(synthfaces, "_window", lambda style, size, u_range, v_range: (slice(None), slice(None)))
+    whole = make_synthfaces(300, seed=3, image_size=image_size, bias="demo").images
+    np.testing.assert_array_equal(windowed, whole)
+
+
+def test_a_window_that_cuts_a_shape_falls_back_to_the_whole_image():
+    from kerasfer.data.synthfaces import _draw, _ellipse, _fill
+
+    pix = ((np.arange(32, dtype=np.float32) + 0.5) / 32) * 2 - 1
+    u, v = (np.broadcast_to(a, (2, 32, 32)) for a in np.meshgrid(pix, pix))
+
+    def disk(u, v):
+        return [(_fill(_ellipse(u, v, 0.1, 0.0, 0.3, 0.3), 1 / 16), 200.0)]
+
+    whole = np.zeros((2, 32, 32, 3), np.float32)
+    _draw(whole, u, v, (slice(None), slice(None)), disk)
+    assert whole.any()
+    for window in [(slice(14, 20), slice(14, 20)), (slice(0, 16), slice(0, 32)), (slice(5, 30), slice(16, 32))]:
+        cut = np.zeros_like(whole)
+        _draw(cut, u, v, window, disk)
+        np.testing.assert_array_equal(cut, whole)

@@ -68,13 +68,13 @@ def make_synthfaces(n: int, *, seed: int = 0, image_size: int = 64, channels: in
     # One independent generator per chunk keeps the result identical however chunks are scheduled.
     starts = list(range(0, n, _CHUNK))
     chunk_seeds = rng.integers(0, 2**63 - 1, size=len(starts))
-    images = np.empty((n, image_size, image_size, 3), np.uint8)
+    images = np.empty((n, image_size, image_size, channels), np.uint8)
 
-    def render(i):
+    def render(i):  # grey is converted per chunk too, in the same worker threads
         sl = slice(starts[i], min(starts[i] + _CHUNK, n))
-        images[sl] = _render(
-            {k: v[sl] for k, v in style.items()}, intensities[sl], image_size, np.random.default_rng(chunk_seeds[i])
-        )
+        rgb = _render({k: v[sl] for k, v in style.items()}, intensities[sl], image_size,
+                      np.random.default_rng(chunk_seeds[i]))
+        images[sl] = rgb if channels == 3 else _to_grey(rgb)
 
     workers = min(len(starts), os.cpu_count() or 1)
     if workers > 1:
@@ -83,8 +83,6 @@ def make_synthfaces(n: int, *, seed: int = 0, image_size: int = 64, channels: in
     else:
         for i in range(len(starts)):
             render(i)
-    if channels == 1:
-        images = _to_grey(images)
     # Drawn after every other random choice, so AU noise leaves the faces and labels as they were.
     aus = spec.annotate_aus((intensities > 0).astype(np.int8), attributes, rng)
     return FaceData(
@@ -176,11 +174,10 @@ def _stroke(u, v, curve_y, x0, x1, thickness):
 
 
 def _paint(canvas, coverage, rgb):
-    """Alpha-blend colour `rgb` ((n, 3) or scalar) onto `canvas` (n, S, S, 3) where `coverage` (n, S, S).
+    """Alpha-blend colour `rgb` ((n, 3) or scalar) onto `canvas` (n, H, W, 3) where `coverage` (n, H, W).
 
-    Only the rows and columns where some face of the batch has coverage are touched: an eye or a
-    brow covers a few percent of the image, and blending the whole canvas for it was most of the
-    renderer's time. Outside that box the blend would add exactly zero.
+    Only the rows and columns where some face of the batch has coverage are touched: outside that
+    box the blend would add exactly zero.
     """
     rgb = np.asarray(rgb, np.float32)
     if rgb.ndim == 2:
@@ -191,7 +188,69 @@ def _paint(canvas, coverage, rgb):
         return
     box = (slice(None), slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     region = canvas[box]
-    region += coverage[box][..., None] * (rgb - region)
+    blend = rgb - region  # the blend below in two in-place steps, one temporary fewer: same values
+    blend *= coverage[box][..., None]
+    region += blend
+
+
+#: Pixels added around a feature's window (`_window`), beyond the anti-aliasing edge.
+_WINDOW_PAD = 3
+
+
+def _window(style, size, u_range, v_range):
+    """The image rows and columns that hold the face-coordinate rectangle `u_range` × `v_range` of
+    every face of a chunk (its four corners moved by each face's position, scale and rotation).
+
+    Args:
+        style: the chunk's `_sample_style` parameters (cx, cy, scale, angle).
+        size: the image side.
+        u_range, v_range: ``(low, high)`` in face units, each a scalar or one value per face.
+
+    Returns:
+        ``(rows, cols)`` slices, padded by `_WINDOW_PAD` pixels and clipped to the image.
+    """
+    (u0, u1), (v0, v1) = u_range, v_range
+    us = np.stack(np.broadcast_arrays(u0, u0, u1, u1, style["scale"])[:4])
+    vs = np.stack(np.broadcast_arrays(v0, v1, v0, v1, style["scale"])[:4])
+    cos, sin, s = np.cos(style["angle"]), np.sin(style["angle"]), style["scale"]
+    x = s * (cos * us - sin * vs) + style["cx"]
+    y = s * (sin * us + cos * vs) + style["cy"]
+
+    def pixels(coordinate):  # pixel i's centre is at ((i + 0.5) / size) * 2 - 1
+        index = (coordinate + 1) * size / 2 - 0.5
+        low = int(np.floor(index.min())) - _WINDOW_PAD
+        high = int(np.ceil(index.max())) + _WINDOW_PAD + 1
+        return slice(max(low, 0), max(min(high, size), 0))
+
+    return pixels(y), pixels(x)
+
+
+def _draw(canvas, u, v, window, layers):
+    """Paint the layers ``(coverage, colour)`` that `layers(u, v)` computes on `window` of the image.
+
+    A feature's shapes are computed on its window only: an eye or a brow covers a few percent of the
+    image, and its distance fields on the whole image were most of the renderer's time. The result is
+    exact: when any coverage reaches a window side that is not the image's own edge (the window
+    missed part of a shape), the layers are computed again on the whole image.
+
+    Args:
+        canvas: the chunk's images (n, S, S, 3), painted in place.
+        u, v: face coordinates of every pixel (n, S, S).
+        window: ``(rows, cols)`` slices (`_window`).
+        layers: callable ``(u, v) -> [(coverage, colour), ...]``, painted in order.
+    """
+    rows, cols = window
+    painted = layers(u[:, rows, cols], v[:, rows, cols])
+    (top, bottom, _), (left, right, _) = rows.indices(u.shape[1]), cols.indices(u.shape[2])
+    sides = [(top > 0, np.s_[:, 0, :]), (bottom < u.shape[1], np.s_[:, -1, :]),
+             (left > 0, np.s_[:, :, 0]), (right < u.shape[2], np.s_[:, :, -1])]
+    missed = any(inner and np.any(np.broadcast_to(coverage, u[:, rows, cols].shape)[side])
+                 for coverage, _ in painted for inner, side in sides)
+    if missed:
+        rows, cols = slice(None), slice(None)
+        painted = layers(u, v)
+    for coverage, colour in painted:
+        _paint(canvas[:, rows, cols], coverage, colour)
 
 
 def _render(style, au, size, rng) -> np.ndarray:
@@ -209,71 +268,86 @@ def _render(style, au, size, rng) -> np.ndarray:
     skin, hair = style["skin"], style["hair"]
 
     # Hair behind the face: long (shoulder length) or short (a cap).
-    long_hair = _fill(_ellipse(u, v, 0, 0.12, 0.80, 0.98), edge) * _fill(v - 0.92, edge)
-    short_hair = _fill(_ellipse(u, v, 0, -0.12, 0.69, 0.80), edge) * _fill(v + 0.25, edge)
-    _paint(canvas, np.where(_col(style["long_hair"]) > 0, long_hair, short_hair), hair)
+    long, short = style["long_hair"] > 0, style["long_hair"] <= 0  # each face drawn with its own only
+    hair_cover = np.empty_like(u)
+    hair_cover[long] = _fill(_ellipse(u[long], v[long], 0, 0.12, 0.80, 0.98), edge[long]) * _fill(v[long] - 0.92,
+                                                                                                   edge[long])
+    hair_cover[short] = _fill(_ellipse(u[short], v[short], 0, -0.12, 0.69, 0.80), edge[short]) * _fill(
+        v[short] + 0.25, edge[short])
+    _paint(canvas, hair_cover, hair)
 
     # Face: a wider jaw for men (the lower half widens), rounder and shorter for the young.
     face_h = _col(style["face_height"])
     width = 0.60 * (1 + _col(style["jaw"]) * np.clip(v / face_h, 0, 1))
-    _paint(canvas, _fill(_ellipse(u, v, 0, 0.02, width, face_h), edge), skin)
+    face = _fill(_ellipse(u, v, 0, 0.02, width, face_h), edge)
+    _paint(canvas, face, skin)
     # Fringe / hairline on the forehead.
-    forehead = _fill(_ellipse(u, v, 0, 0.02, width, face_h), edge) * _fill(v - _col(style["hairline"]), edge)
-    _paint(canvas, forehead, hair)
+    _paint(canvas, face * _fill(v - _col(style["hairline"]), edge), hair)
 
     shade = _line_colour(skin)  # lines on the face (wrinkles, nose, cheeks)
-    wrinkle = np.zeros_like(u)
-    for wy in (-0.42, -0.34):
-        wrinkle = np.maximum(wrinkle, _fill(_stroke(u, v, wy + 0.03 * u**2, -0.25, 0.25, 0.022), edge))
-    _paint(canvas, wrinkle * _col(style["wrinkles"]) * 0.8, shade)
+
+    def wrinkles(u, v):
+        wrinkle = np.zeros_like(u)
+        for wy in (-0.42, -0.34):
+            wrinkle = np.maximum(wrinkle, _fill(_stroke(u, v, wy + 0.03 * u**2, -0.25, 0.25, 0.022), edge))
+        return [(wrinkle * _col(style["wrinkles"]) * 0.8, shade)]
+
+    _draw(canvas, u, v, _window(style, size, (-0.3, 0.3), (-0.46, -0.3)), wrinkles)
 
     # Eyes: openness from AU05 (wider) against AU07 and AU06 (narrower).
     eye_y, eye_size = _col(style["eye_y"]), _col(style["eye_size"])
     openness = np.clip(1 + 0.75 * _au(au, "AU05") - 0.5 * _au(au, "AU07") - 0.4 * _au(au, "AU06"), 0.25, 2)
     for side in (-1, 1):
         ex = side * 0.25
-        eye = _fill(_ellipse(u, v, ex, eye_y, 0.11 * eye_size, 0.055 * eye_size * openness), edge)
-        _paint(canvas, eye, 245.0)
-        iris = _fill(_ellipse(u, v, ex, eye_y, 0.05 * eye_size, 0.05 * eye_size), edge) * eye
-        _paint(canvas, iris, 25.0)
-        # AU06: cheek raiser draws a crease under the eye.
-        crease = _fill(_stroke(u, v, eye_y + 0.12 - 0.5 * (u - ex) ** 2, ex - 0.11, ex + 0.11, 0.025), edge)
-        _paint(canvas, crease * _au(au, "AU06"), shade)
 
-        # Brows: AU01 lifts the inner end, AU02 the outer end; AU04 lowers and pulls them in.
-        inner_x = side * (0.09 - 0.05 * _au(au, "AU04")[:, 0, 0])[:, None, None]
-        outer_x = side * 0.43
-        base = eye_y - 0.17
-        inner_y = base - 0.11 * _au(au, "AU01") + 0.09 * _au(au, "AU04")
-        outer_y = base - 0.11 * _au(au, "AU02") + 0.02 * _au(au, "AU04")
-        t = np.clip((u - inner_x) / (outer_x - inner_x), 0, 1)
-        brow_y = inner_y + t * (outer_y - inner_y) - 0.03 * np.sin(np.pi * t)
-        lo, hi = (inner_x, outer_x) if side > 0 else (outer_x, inner_x)
-        brow = _fill(_stroke(u, v, brow_y, lo, hi, _col(style["brow_thickness"])), edge)
-        _paint(canvas, brow, hair * 0.55)
+        def eye_and_brow(u, v, side=side, ex=ex):
+            eye = _fill(_ellipse(u, v, ex, eye_y, 0.11 * eye_size, 0.055 * eye_size * openness), edge)
+            iris = _fill(_ellipse(u, v, ex, eye_y, 0.05 * eye_size, 0.05 * eye_size), edge) * eye
+            # AU06: cheek raiser draws a crease under the eye.
+            crease = _fill(_stroke(u, v, eye_y + 0.12 - 0.5 * (u - ex) ** 2, ex - 0.11, ex + 0.11, 0.025), edge)
+            # Brows: AU01 lifts the inner end, AU02 the outer end; AU04 lowers and pulls them in.
+            inner_x = side * (0.09 - 0.05 * _au(au, "AU04")[:, 0, 0])[:, None, None]
+            outer_x = side * 0.43
+            base = eye_y - 0.17
+            inner_y = base - 0.11 * _au(au, "AU01") + 0.09 * _au(au, "AU04")
+            outer_y = base - 0.11 * _au(au, "AU02") + 0.02 * _au(au, "AU04")
+            t = np.clip((u - inner_x) / (outer_x - inner_x), 0, 1)
+            brow_y = inner_y + t * (outer_y - inner_y) - 0.03 * np.sin(np.pi * t)
+            lo, hi = (inner_x, outer_x) if side > 0 else (outer_x, inner_x)
+            brow = _fill(_stroke(u, v, brow_y, lo, hi, _col(style["brow_thickness"])), edge)
+            return [(eye, 245.0), (iris, 25.0), (crease * _au(au, "AU06"), shade), (brow, hair * 0.55)]
+
+        inner, outer = side * 0.02, side * 0.5
+        _draw(canvas, u, v, _window(style, size, (min(inner, outer), max(inner, outer)),
+                                    (style["eye_y"] - 0.36, style["eye_y"] + 0.2)), eye_and_brow)
 
     # Nose, and AU09 wrinkles across its bridge.
-    nose = _fill(_stroke(u, v, 0.12 + 0 * u, -0.06, 0.06, 0.03), edge)
-    _paint(canvas, nose * 0.7, shade)
-    nose_wrinkle = np.maximum(
-        _fill(_stroke(u, v, eye_y + 0.02 + 0 * u, -0.07, 0.07, 0.02), edge),
-        _fill(_stroke(u, v, eye_y + 0.08 + 0 * u, -0.08, 0.08, 0.02), edge),
-    )
-    _paint(canvas, nose_wrinkle * np.clip(1.2 * _au(au, "AU09"), 0, 1), shade)
+    def nose(u, v):
+        bridge = _fill(_stroke(u, v, 0.12 + 0 * u, -0.06, 0.06, 0.03), edge)
+        nose_wrinkle = np.maximum(
+            _fill(_stroke(u, v, eye_y + 0.02 + 0 * u, -0.07, 0.07, 0.02), edge),
+            _fill(_stroke(u, v, eye_y + 0.08 + 0 * u, -0.08, 0.08, 0.02), edge),
+        )
+        return [(bridge * 0.7, shade), (nose_wrinkle * np.clip(1.2 * _au(au, "AU09"), 0, 1), shade)]
+
+    _draw(canvas, u, v, _window(style, size, (-0.12, 0.12), (style["eye_y"] - 0.02, 0.16)), nose)
 
     # Mouth: AU12 lifts the corners (smile), AU15 pulls them down; AU20 widens, AU23 thins the
     # lips; AU26 (jaw drop) and AU16 (lower lip depressor) open it.
     half_w = 0.20 * (1 + 0.6 * _au(au, "AU20") - 0.15 * _au(au, "AU23"))
     mouth_y = 0.40
     curve = 0.17 * (0.8 * _au(au, "AU15") - _au(au, "AU12"))
-    lip_y = mouth_y + curve * (u / half_w) ** 2
     opening = 0.13 * _au(au, "AU26") + 0.06 * _au(au, "AU16")
     lip = 0.045 * (1 - 0.6 * _au(au, "AU23"))
-    inside = _fill(_ellipse(u, v, 0, mouth_y + opening / 2, half_w * 0.85, opening / 2 + 1e-3), edge)
-    _paint(canvas, inside * (opening > 0.01), 35.0)
-    upper = _fill(_stroke(u, v, lip_y, -half_w, half_w, lip), edge)
-    lower = _fill(_stroke(u, v, lip_y + opening, -half_w * 0.9, half_w * 0.9, lip), edge)
-    _paint(canvas, np.maximum(upper, lower), style["lips"])
+
+    def mouth(u, v):
+        lip_y = mouth_y + curve * (u / half_w) ** 2
+        inside = _fill(_ellipse(u, v, 0, mouth_y + opening / 2, half_w * 0.85, opening / 2 + 1e-3), edge)
+        upper = _fill(_stroke(u, v, lip_y, -half_w, half_w, lip), edge)
+        lower = _fill(_stroke(u, v, lip_y + opening, -half_w * 0.9, half_w * 0.9, lip), edge)
+        return [(inside * (opening > 0.01), 35.0), (np.maximum(upper, lower), style["lips"])]
+
+    _draw(canvas, u, v, _window(style, size, (-0.36, 0.36), (0.18, 0.8)), mouth)
 
     # Lighting (brightness and a gradient across the image) and sensor noise.
     light = _col(style["brightness"]) * (1 + _col(style["grad_x"]) * gx[None] + _col(style["grad_y"]) * gy[None])
