@@ -43,6 +43,13 @@ def register(subparsers):
     p.add_argument("--no-noise-correction", action="store_true",
                    help="read the carved validation split's labels as annotated; by default they are corrected "
                         "with the label-noise matrices T_g of a label-noise model trained on the same faces")
+    p.add_argument("--groups-data", default=None, metavar="SPEC",
+                   help="protected groups from another source when --data has labels and no groups (e.g. "
+                        "--data ferplus:DIR --groups-data utkface:DIR): every method trains on its train split too, "
+                        "the rule reads predicted-rate gaps on its held-out faces, and its test split is the test "
+                        "rate audit; only baseline, erasure and fairvae can take part")
+    p.add_argument("--groups-share", type=float, default=None, metavar="SHARE",
+                   help="with --groups-data: share (0-1) of every epoch's draws from it (default: as many as it holds)")
     p.add_argument("--tolerance", type=float, default=2.0, metavar="POINTS",
                    help="accuracy points a method may lose against the baseline on validation and still be "
                         "recommended (default: %(default)s)")
@@ -85,6 +92,17 @@ def run(args) -> int:
     load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
     train = load_data(args.data, split="train", n=args.n_train, **load)
     test = load_data(args.data, split="test", n=args.n_test, **load)
+    groups = {}
+    if args.groups_data is not None:  # in the labelled source's image format
+        check_data_spec(args.groups_data)
+        as_train = {**load, "image_size": train.image_size[0]}
+        groups = {"groups_data": load_data(args.groups_data, split="train", n=args.n_train, **as_train,
+                                           channels=train.channels),
+                  "groups_test": load_data(args.groups_data, split="test", n=args.n_test, **as_train,
+                                           channels=train.channels),
+                  "groups_share": args.groups_share}
+    elif args.groups_share is not None:
+        raise UsageError("--groups-share needs --groups-data")
     validation = None
     if args.validation is not None:
         check_data_spec(args.validation)
@@ -92,8 +110,11 @@ def run(args) -> int:
     result = compare(train, test, methods=args.methods or DEFAULT_METHODS, seeds=args.seeds,
                      attribute=attribute_list(args.attribute), epochs=args.epochs, batch_size=args.batch_size,
                      val_fraction=args.val_fraction, tolerance=args.tolerance / 100, validation=validation,
-                     noise_correction=not args.no_noise_correction, out=args.out, n_boot=args.n_boot,
+                     noise_correction=not args.no_noise_correction, out=args.out, n_boot=args.n_boot, **groups,
                      **({} if args.size is None else {"size": args.size}))
+    if result.get("sources") == 2:
+        _print_two_sources(result, args.out)
+        return 0
     attribute = result["attribute"]
     for name, row in result["methods"].items():
         eod = row["gaps"][attribute]["equalized_odds_difference"]
@@ -104,3 +125,20 @@ def run(args) -> int:
     print(result["validation"]["statement"])
     print(f"wrote {args.out}/compare.json, compare.html and metrics.json")
     return 0
+
+
+def _print_two_sources(result, out) -> None:
+    """The gist of a two-source comparison: accuracy on the labelled source, rate gaps on the groups source."""
+    def number(value):
+        return "–" if value is None else f"{value:.3f}"
+
+    attribute = result["attribute"]
+    for name, row in result["methods"].items():
+        leak = row["leakage"][attribute]
+        print(f"{'*' if name == result['recommended'] else ' '} {name:<20} accuracy {row['accuracy']:.3f}  "
+              f"DPD {attribute} {number(row['rates']['demographic_parity_difference'])}  negative-rate gap "
+              f"{number(row['rates']['negative_rate_difference'])}  leakage {number(leak['balanced_accuracy'])} "
+              f"(chance {leak['chance']:.3f})  ({row['train_seconds']:.0f} s per run)")
+    print(f"recommended: {result['recommended']} — {result['rule']}")
+    print(result["validation"]["statement"])
+    print(f"wrote {out}/compare.json and metrics.json")

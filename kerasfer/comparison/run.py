@@ -63,8 +63,8 @@ def check_methods(methods) -> tuple[str, ...]:
 
 def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=None, epochs: int = 10,
             batch_size: int = 64, val_fraction: float = VALIDATION_FRACTION, tolerance: float = ACCURACY_TOLERANCE,
-            validation=None, noise_correction: bool = True, out=None, n_boot: int = BOOTSTRAP_RESAMPLES, verbose=1,
-            **train_kwargs) -> dict:
+            validation=None, noise_correction: bool = True, groups_data=None, groups_test=None, groups_share=None,
+            out=None, n_boot: int = BOOTSTRAP_RESAMPLES, verbose=1, **train_kwargs) -> dict:
     """Train the baseline and each method on `train`, recommend one by validation, audit all on `test`.
 
     Without `validation`, for every seed `train` is split (stratified by emotion × the attribute's
@@ -100,6 +100,12 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
         validation: None, or a trusted, clean-labelled `FaceData` with the attribute to choose on.
         noise_correction: correct the carved validation split's labels with learned T_g (ignored
             with a trusted `validation`).
+        groups_data: None, or a `FaceData` with the protected attribute and no (needed) labels, when
+            `train` has labels and no groups (FER+ with UTKFace): every method trains on both sources
+            and the rule reads predicted-rate gaps (`kerasfer.comparison.two_sources`); only methods
+            that need no joint labels (baseline, erasure, fairvae) take part.
+        groups_test: with `groups_data`, its held-out faces: the test rate audit and leakage.
+        groups_share: with `groups_data`, the share of its faces in every batch (None: as they come).
         out: folder for compare.json, compare.html, metrics.json and the runs (None: write nothing).
         n_boot: bootstrap resamples of the test faces behind each CI, and of the validation faces
             behind the validation intervals.
@@ -118,6 +124,7 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
     """
     from kerasfer.models.groups import attribute_names, default_attribute
 
+    explicit_methods = methods is not DEFAULT_METHODS
     methods = check_methods(methods)
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"`seeds` must be a positive integer; got {seeds!r}.")
@@ -125,6 +132,11 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
         raise ValueError(f"`val_fraction` must be between 0 and 1; got {val_fraction!r}.")
     if not 0 <= tolerance < 1:
         raise ValueError(f"`tolerance` must be in [0, 1) (a share of accuracy: 0.01 is one point); got {tolerance!r}.")
+    if groups_data is not None or groups_test is not None or groups_share is not None:
+        return _two_sources(train, test, groups_data, groups_test, groups_share, validation, train_kwargs,
+                            methods=methods, explicit_methods=explicit_methods, seeds=seeds, attribute=attribute,
+                            epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, tolerance=tolerance,
+                            out=out, n_boot=n_boot, verbose=verbose)
     roles = ((train, "training"), (test, "test")) + (() if validation is None else ((validation, "validation"),))
     for data, role in roles:
         if not (data.labels >= 0).any():
@@ -199,6 +211,35 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
                                           "runs": {name: [r["metrics"] for r in rows] for name, rows in runs.items()}})
         write_compare_page(result, out / "compare.html")
     return result
+
+
+def _two_sources(train, test, groups_data, groups_test, groups_share, validation, train_kwargs, **options):
+    """`compare` with a separate groups source: its checks, then `compare_two_sources`."""
+    from kerasfer.comparison.two_sources import compare_two_sources
+    from kerasfer.models.groups import attribute_names, default_attribute
+
+    if groups_data is None or groups_test is None:
+        raise ValueError("a two-source comparison needs both `groups_data` (the groups source's training faces) and "
+                         "`groups_test` (its held-out faces, for the test rate audit)"
+                         + ("" if groups_data is not None or groups_test is not None else
+                            "; `groups_share` was given without them") + ".")
+    if validation is not None:
+        raise ValueError("a trusted `validation` set needs faces with both labels and groups; with a separate groups "
+                         "source each seed carves a validation part from both sources instead.")
+    reserved = sorted(set(train_kwargs) & (RESERVED | {"groups_data", "groups_share"}))
+    if reserved:
+        raise ValueError(f"compare sets {reserved} itself (every run gets the same); pass them as compare's own "
+                         "arguments or leave them out.")
+    attribute = options.pop("attribute")
+    if attribute is None:
+        if not groups_data.attribute_names:
+            raise ValueError("compare needs a protected attribute; the groups data has none.")
+        attribute = default_attribute(groups_data.attribute_names)
+    names = attribute_names(attribute)
+    if len(names) != 1:
+        raise ValueError(f"a two-source comparison ranks by one attribute; got {names}.")
+    return compare_two_sources(train, test, groups_data, groups_test, attribute=names[0], groups_share=groups_share,
+                               **options, **train_kwargs)
 
 
 def _split(train, attribute, fraction, seed):
