@@ -72,6 +72,8 @@ METHODS = {
     "FairVAE (default) without label noise": ("fairvae", {"label_noise": None}),
     "FairVAE (default) + intersectional label noise": ("fairvae", {"label_noise": ("gender", "skin", "age")}),
     "FairVAE (default) + erasure": ("fairvae", {"erasure": ("skin",)}),
+    "FairVAE (default) + alignment x5": ("fairvae", {"lambda_align": 5.0}),
+    "FairVAE (default) + alignment x5 + erasure": ("fairvae", {"lambda_align": 5.0, "erasure": ("skin",)}),
     "FairVAE (default) with generator width 8": ("fairvae", {"generator_width": 8}),
     "FairVAE (default) + adversary": ("fairvae", ADVERSARY),
     "FairVAE (default) + adversary without reweighting": ("fairvae", {**ADVERSARY, "reweight_attribute": None}),
