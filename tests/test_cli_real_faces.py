@@ -66,9 +66,12 @@ def test_train_on_class_folders(tmp_path):
                 Image.fromarray(image).save(folder / f"{i}.jpg")
     out = tmp_path / "run"
     assert main(["train", "--model", "baseline", "--data", f"folder:{tmp_path / 'faces'}", "--epochs", "1",
-                 "--image-size", "32", "--out", str(out)]) == 0
+                 "--image-size", "32", "--test-time-mirror", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["size"] == "standard"
+    from kerasfer.models.saving import load_model
+
+    assert load_model(out / "model.keras").test_time_mirror is True
 
 
 def test_train_init_errors_name_the_problem(tmp_path, capsys):
@@ -77,6 +80,8 @@ def test_train_init_errors_name_the_problem(tmp_path, capsys):
     assert "no such model file" in capsys.readouterr().err
     assert main(["train", "--image-size", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--image-size must be a positive integer" in capsys.readouterr().err
+    assert main(["train", "--model", "fairvae", "--test-time-mirror", "--out", str(tmp_path / "x")]) == 2
+    assert "--test-time-mirror is an option of the classifiers" in capsys.readouterr().err
 
 
 def test_predict_without_a_model_uses_the_real_face_model(tmp_path, capsys):

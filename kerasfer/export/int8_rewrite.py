@@ -78,9 +78,15 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
         head = _compress_logits(head, latent)
     served = getattr(model, "_served", lambda probs: probs)  # the head's output → the model's (block sum)
     inputs = keras.Input(shape=source.input_shape[1:], name="image")
-    features = encoder(inputs)
-    features = features[0] if isinstance(features, list) else features
-    rewritten = keras.Model(inputs, served(head(features)), name=source.name)
+
+    def probabilities(images):
+        features = encoder(images)
+        return served(head(features[0] if isinstance(features, list) else features))
+
+    outputs = probabilities(inputs)
+    if getattr(model, "test_time_mirror", False):  # the image and its mirror through the same rewritten layers
+        outputs = keras.layers.Average(name="mirror_average")([outputs, probabilities(keras.ops.flip(inputs, axis=2))])
+    rewritten = keras.Model(inputs, outputs, name=source.name)
     difference = np.abs(_predict_list(rewritten, calibration)[0] - _predict_list(source, calibration)[0]).max()
     if not difference <= FUNCTION_TOLERANCE:
         raise ValueError(f"rewrite_for_int8 changed the model's outputs by {difference:.2e} "
