@@ -136,6 +136,10 @@ def test_the_cli_compares_on_ferplus_with_utkface_groups(tmp_path, capsys, monke
     assert "recommended:" in printed and "DPD race" in printed and "leakage" in printed
     saved = json.loads((out / "compare.json").read_text())
     assert saved["attribute"] == "race" and set(saved["methods"]) == {"baseline", "fairvae"}
+    page = (out / "compare.html").read_text()
+    assert "Which method works on these two sources?" in page and saved["recommended"] in page
+    for group in saved["group_names"]:
+        assert f"negative rate {group}" in page
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")

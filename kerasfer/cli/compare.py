@@ -141,4 +141,4 @@ def _print_two_sources(result, out) -> None:
               f"(chance {leak['chance']:.3f})  ({row['train_seconds']:.0f} s per run)")
     print(f"recommended: {result['recommended']} — {result['rule']}")
     print(result["validation"]["statement"])
-    print(f"wrote {out}/compare.json and metrics.json")
+    print(f"wrote {out}/compare.json, compare.html and metrics.json")

@@ -67,7 +67,8 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
     Every seed carves a validation part from each source (the labelled one stratified by emotion, the
     groups one by the attribute's groups); every method trains on both fitting parts
     (`train_model(..., groups_data=, groups_share=)`). `test` gives the test accuracy and macro-F1,
-    `groups_test` the test rate gaps and the latent leakage of the attribute. Called by
+    `groups_test` the test rate gaps and the latent leakage of the attribute. With `out`, writes
+    compare.json, compare.html (`kerasfer.report.compare`) and metrics.json. Called by
     `kerasfer.comparison.compare` with ``groups_data``; its arguments are compare's.
 
     Args:
@@ -82,9 +83,9 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
         **train_kwargs: passed to every `train_model` call.
 
     Returns:
-        The content of compare.json: ``{"recommended", "rule", "attribute", "settings", "sources": 2,
-        "validation": {"figures": "rates", "statement"}, "methods": {name: {"accuracy", "macro_f1",
-        "rates": {"demographic_parity_difference", "negative_rate_difference", "negative_rate"},
+        The content of compare.json: ``{"recommended", "rule", "attribute", "group_names", "settings",
+        "sources": 2, "validation": {"figures": "rates", "statement"}, "methods": {name: {"accuracy",
+        "macro_f1", "rates": {"demographic_parity_difference", "negative_rate_difference", "negative_rate"},
         "leakage", "train_seconds", "validation", "validation_seeds", "test_seeds", "seeds"}},
         "test_check"}``.
     """
@@ -124,7 +125,7 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
     validation = {name: _validation_means(rows) for name, rows in runs.items()}
     recommended = recommend(validation, tolerance, rank_by=RANK_BY)
     result = {"recommended": recommended, "rule": rule(attribute, tolerance), "attribute": attribute,
-              "settings": settings, "sources": 2,
+              "group_names": [str(g) for g in groups_test.group_names[attribute]], "settings": settings, "sources": 2,
               "validation": {"figures": "rates", "statement": _statement(validation, recommended, attribute)},
               "methods": {name: _summarise(rows, validation[name]) for name, rows in runs.items()}}
     base, chosen = result["methods"][BASELINE], result["methods"][recommended]
@@ -132,11 +133,13 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
                             "demographic_parity_reduction": _reduction(base["rates"][RANK_BY],
                                                                        chosen["rates"][RANK_BY])}
     if out is not None:
+        from kerasfer.report.compare import write_compare_page
         from kerasfer.utils.io import write_json
 
         write_json(Path(out) / "compare.json", result)
         write_json(Path(out) / "metrics.json", {"settings": settings, "runs": {
             name: [r["metrics"] for r in rows] for name, rows in runs.items()}})
+        write_compare_page(result, Path(out) / "compare.html")
     return result
 
 

@@ -10,6 +10,8 @@ from kerasfer.report.html import _template
 
 def render_compare_page(result: dict) -> str:
     """The page of a compare result (compare.json's content) as one HTML string."""
+    if result.get("sources") == 2:
+        return render_two_source_page(result)
     attribute = result["attribute"]
     rows = []
     for name, row in result["methods"].items():
@@ -42,6 +44,31 @@ def render_compare_page(result: dict) -> str:
         accuracy_change=None if check.get("accuracy_change") is None else f"{100 * check['accuracy_change']:+.1f}",
         eod_reduction=None if check.get("equalized_odds_reduction") is None
         else f"{100 * check['equalized_odds_reduction']:.0f}")
+
+
+def render_two_source_page(result: dict) -> str:
+    """The page of a two-source compare result (`kerasfer.comparison.two_sources`): accuracy on the labelled
+    source, predicted-rate gaps on the groups source, the rule and its plain statement."""
+    attribute = result["attribute"]
+    rows = []
+    for name, row in result["methods"].items():
+        leak = row["leakage"].get(attribute, {})
+        rows.append({
+            "name": name, "recommended": name == result["recommended"], "accuracy": _num(row["accuracy"]),
+            "macro_f1": _num(row["macro_f1"]), "dpd": _num(row["rates"]["demographic_parity_difference"]),
+            "negative_gap": _num(row["rates"]["negative_rate_difference"]),
+            "negative_rates": [_num(r) for r in row["rates"]["negative_rate"]],
+            "val_accuracy": _num(row["validation"]["accuracy"]),
+            "val_dpd": _num(row["validation"]["demographic_parity_difference"]),
+            "leakage": f"{_num(leak.get('balanced_accuracy'))} (chance {_num(leak.get('chance'))})" if leak else "–",
+            "seconds": f"{row['train_seconds']:.0f}"})
+    check = result.get("test_check", {})
+    return _template("compare_two_sources.html").render(
+        title="kerasfer compare", result=result, rows=rows, attribute=attribute, settings=result["settings"],
+        groups=result.get("group_names") or [str(g) for g in range(len(rows[0]["negative_rates"]))],
+        accuracy_change=None if check.get("accuracy_change") is None else f"{100 * check['accuracy_change']:+.1f}",
+        dpd_reduction=None if check.get("demographic_parity_reduction") is None
+        else f"{100 * check['demographic_parity_reduction']:.0f}")
 
 
 def write_compare_page(result: dict, path) -> Path:
