@@ -147,7 +147,7 @@ def test_a_trusted_validation_set_is_read_as_it_is(tmp_path):
     predictions = np.array(json.loads((tmp_path / "runs" / "balanced" / "seed0" / "run.json").read_text())[
         "validation_predictions"])
     assert len(predictions) == len(clean)  # every seed fitted the whole training split, chose on `clean`
-    from kerasfer.comparison.run import VALIDATION_MIN_CELL
+    from kerasfer.comparison.records import VALIDATION_MIN_CELL
     from kerasfer.fairness.noise_corrected import validation_figures
 
     figures = validation_figures(clean.labels, predictions, clean.attributes["skin"], 3, 7, min_cell=VALIDATION_MIN_CELL)

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from kerasfer.comparison.records import (VALIDATION_FRACTION, VALIDATION_MIN_CELL, RunProgress, fingerprint, plain,
+                                         reuse_run, seed_mean)
 from kerasfer.comparison.selection import ACCURACY_TOLERANCE, BASELINE, indistinguishable, recommend, selection_rule
 from kerasfer.training import MODELS
 
 #: what `compare` trains without ``methods``: every registered method (`kerasfer.training.MODELS`, read live)
 DEFAULT_METHODS = MODELS
-#: share of the training data held out (stratified by emotion × group) to choose by
-VALIDATION_FRACTION = 0.2
-#: the validation gaps leave out the rates of (group × emotion) cells with fewer faces than this: on a
-#: stereotyped 800-face validation split a rare cell holds 3–6 faces, whose rate is 0 or 1 by chance and
-#: then decides the max over classes. Measured on the stereotype regime (7 methods, 1 seed): with every
-#: cell, the method with the smallest test EOD (balanced, 0.37) had one of the largest validation EODs (0.79).
-VALIDATION_MIN_CELL = 10
 #: bootstrap resamples of the test faces behind each CI (and of the validation faces behind theirs)
 BOOTSTRAP_RESAMPLES = 200
 #: the label-noise model whose T_g correct the validation labels: this method with ``label_noise`` set
@@ -31,21 +25,6 @@ NOISE_MODEL = "balanced"
 
 #: `train_model` arguments compare sets for every run
 RESERVED = {"attribute", "seed", "out", "verbose", "test_data", "validation_data", "epochs", "batch_size"}
-
-
-def fingerprint(data) -> str:
-    """A short hash of a `FaceData`'s labels, attributes and images (or file paths): finished runs are
-    reused only for the very data they were trained on."""
-    import hashlib
-
-    digest = hashlib.sha1()
-    for array in (data.labels, *(data.attributes[k] for k in sorted(data.attributes))):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    if data.images is None:
-        digest.update("\n".join(map(str, data.paths)).encode())
-    else:
-        digest.update(np.ascontiguousarray(data.images).tobytes())
-    return digest.hexdigest()[:16]
 
 
 def check_methods(methods) -> tuple[str, ...]:
@@ -162,11 +141,11 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
                 "tolerance": tolerance, "attribute": attribute, "n_train": len(train), "n_test": len(test),
                 "data": {"train": fingerprint(train), "test": fingerprint(test),
                          **({} if validation is None else {"validation": fingerprint(validation)})},
-                "train_kwargs": {k: _plain(v) for k, v in train_kwargs.items()}}
+                "train_kwargs": {k: plain(v) for k, v in train_kwargs.items()}}
     runs = {name: [] for name in methods}
     noise = []
     extra = int(source == "corrected")
-    with _Progress((len(methods) + extra) * seeds, verbose) as progress:
+    with RunProgress((len(methods) + extra) * seeds, verbose) as progress:
         for seed in range(seeds):
             fit, held = (train, validation) if validation is not None else _split(train, attribute, val_fraction, seed)
 
@@ -250,24 +229,6 @@ def _split(train, attribute, fraction, seed):
     return stratified_split(train, fraction, by=("label", *attribute_names(attribute)), seed=seed)
 
 
-#: compare's settings that change only how the runs are chosen between, not how one trains: a finished run
-#: is reused whatever they are
-CHOICE_SETTINGS = ("tolerance",)
-
-
-def _reuse(folder, settings):
-    """A finished run's saved record when it was trained with these very settings, else None."""
-    record = None if folder is None else folder / "run.json"
-    if record is None or not record.exists() or not (folder / "model.keras").exists():
-        return None
-    saved = json.loads(record.read_text())
-
-    def training(values):
-        return {k: v for k, v in (values or {}).items() if k not in CHOICE_SETTINGS}
-
-    return saved if training(saved.get("settings")) == training(_plain(settings)) else None
-
-
 def _run(name, fit, validation, test, folder, settings, **train_kwargs) -> dict:
     """Train (or reuse a finished run with the same settings) one method; its validation and test predictions."""
     from kerasfer.fairness import accuracy_summary, leakage
@@ -275,7 +236,7 @@ def _run(name, fit, validation, test, folder, settings, **train_kwargs) -> dict:
     from kerasfer.training import train_model
     from kerasfer.utils.io import write_json
 
-    saved = _reuse(folder, settings)
+    saved = reuse_run(folder, settings)
     if saved is not None and "validation_predictions" in saved:
         return {**saved, "predictions": np.asarray(saved["predictions"]),
                 "validation_predictions": np.asarray(saved["validation_predictions"])}
@@ -286,10 +247,10 @@ def _run(name, fit, validation, test, folder, settings, **train_kwargs) -> dict:
     test_pred = predict_proba(model, test).argmax(axis=1)
     summary = accuracy_summary(test.labels, test_pred, test)
     probes = {a: leakage(model, test, a, n_boot=0)["balanced_accuracy"] for a in test.attribute_names}
-    row = {"settings": _plain(settings), "train_seconds": round(seconds, 2),
+    row = {"settings": plain(settings), "train_seconds": round(seconds, 2),
            "test": {k: summary[k] for k in ("accuracy", "worst_group_accuracy", "worst_group", "gaps")},
            "leakage": {a: {"balanced_accuracy": p, "chance": 1 / len(test.group_names[a])} for a, p in probes.items()},
-           "metrics": _plain(metrics), "predictions": test_pred.tolist(), "validation_predictions": val_pred.tolist()}
+           "metrics": plain(metrics), "predictions": test_pred.tolist(), "validation_predictions": val_pred.tolist()}
     if folder is not None:
         write_json(folder / "run.json", row)
     return {**row, "predictions": test_pred, "validation_predictions": val_pred}
@@ -304,11 +265,11 @@ def _label_noise_run(fit, folder, ranked_by, settings, **train_kwargs) -> dict:
     from kerasfer.training import train_model
     from kerasfer.utils.io import write_json
 
-    saved = _reuse(folder, settings)
+    saved = reuse_run(folder, settings)
     if saved is None:
         _, metrics = train_model(NOISE_MODEL, fit, out=folder, verbose=0,
                                  **{**train_kwargs, "label_noise": ranked_by})
-        saved = {"settings": _plain(settings), "report": _plain(metrics["label_noise"])}
+        saved = {"settings": plain(settings), "report": plain(metrics["label_noise"])}
         if folder is not None:
             write_json(folder / "run.json", saved)
     report = saved["report"]
@@ -355,16 +316,10 @@ def _validation_line(scores, read) -> str:
     return line + (" (corrected for label noise)" if read == "corrected" else "")
 
 
-def _mean(values):
-    """Mean of the known values (None: a gap with fewer than two large-enough groups); None if none is known."""
-    known = [v for v in values if v is not None and np.isfinite(v)]
-    return float(np.mean(known)) if known else None
-
-
 def _mean_validation(scores) -> dict:
     """The seeds' mean of each validation figure, and of each interval bound."""
-    figures = {key: _mean([s[key] for s in scores]) for key in scores[0] if key != "intervals"}
-    figures["intervals"] = {key: [_mean([s["intervals"][key][i] for s in scores]) for i in (0, 1)]
+    figures = {key: seed_mean([s[key] for s in scores]) for key in scores[0] if key != "intervals"}
+    figures["intervals"] = {key: [seed_mean([s["intervals"][key][i] for s in scores]) for i in (0, 1)]
                             for key in scores[0].get("intervals", {})}
     return figures
 
@@ -374,7 +329,7 @@ def _summarise(rows, test, ranked_by, n_boot, read) -> dict:
     validation figures (the seeds' means of those the rule `read`, and of the annotated ones; each seed's)."""
     from kerasfer.fairness.seed_intervals import seed_mean_intervals
 
-    mean = _mean
+    mean = seed_mean
     tests = [r["test"] for r in rows]
     gaps = {a: {k: mean([t["gaps"][a][k] for t in tests]) for k in tests[0]["gaps"][a] if k != "groups_compared"}
             for a in tests[0]["gaps"]}
@@ -411,39 +366,3 @@ def _test_check(methods, recommended, attribute) -> dict:
     eod = chosen["gaps"][attribute]["equalized_odds_difference"]
     return {"accuracy_change": chosen["accuracy"] - base["accuracy"],
             "equalized_odds_reduction": (1 - eod / base_eod) if base_eod and eod is not None else None}
-
-
-def _plain(value):
-    """`value` as JSON would store it (tuples → lists), so saved settings compare equal."""
-    return json.loads(json.dumps(value, default=str))
-
-
-class _Progress:
-    """A tqdm bar over the runs (terminal, notebook), one line per run (file, pipe), or nothing."""
-
-    def __init__(self, total: int, verbose):
-        from kerasfer.utils.progress import progress_style
-
-        self.style, self.total, self.count, self.bar = progress_style(verbose), total, 0, None
-
-    def __enter__(self):
-        if self.style in ("bar", "notebook"):
-            from kerasfer.utils.progress import auto_bar
-
-            self.bar = auto_bar(total=self.total, unit="run", desc="compare")
-        return self
-
-    def describe(self, text: str):
-        if self.bar is not None:
-            self.bar.set_postfix_str(text)
-
-    def done(self, line: str):
-        self.count += 1
-        if self.bar is not None:
-            self.bar.update(1)
-        elif self.style == "epochs":
-            print(f"[{self.count}/{self.total}] {line}", flush=True)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()

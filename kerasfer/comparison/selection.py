@@ -18,7 +18,7 @@ Among the methods whose (corrected) cell-balanced validation accuracy is within 
 of the baseline's, the rule picks the one with the smallest (corrected) validation gap `RANK_BY`.
 The figures the rule read are reported beside the uncorrected ones; `indistinguishable` says which
 candidates the validation split cannot tell from the recommended one. Rates of cells with fewer than
-10 faces are left out of the gaps (`kerasfer.comparison.run.VALIDATION_MIN_CELL`).
+10 faces are left out of the gaps (`kerasfer.comparison.records.VALIDATION_MIN_CELL`).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasfer.comparison.run import (VALIDATION_FRACTION, VALIDATION_MIN_CELL, _mean, _plain, _Progress, _reuse,
-                                     fingerprint)
+from kerasfer.comparison.records import (VALIDATION_FRACTION, VALIDATION_MIN_CELL, RunProgress, fingerprint, plain,
+                                         reuse_run, seed_mean)
 from kerasfer.comparison.selection import ACCURACY_TOLERANCE, BASELINE
 
 #: the rule of a two-source comparison, as compare.json and the page state it
@@ -107,9 +107,9 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
                 "n_groups": len(groups_data), "n_test": len(test), "n_groups_test": len(groups_test),
                 "data": {"train": fingerprint(train), "test": fingerprint(test), "groups": fingerprint(groups_data),
                          "groups_test": fingerprint(groups_test)},
-                "train_kwargs": {k: _plain(v) for k, v in train_kwargs.items()}}
+                "train_kwargs": {k: plain(v) for k, v in train_kwargs.items()}}
     runs = {name: [] for name in methods}
-    with _Progress(len(methods) * seeds, verbose) as progress:
+    with RunProgress(len(methods) * seeds, verbose) as progress:
         for seed in range(seeds):
             fit, held = stratified_split(train, val_fraction, by=("label",), seed=seed)
             fit_groups, held_groups = stratified_split(groups_data, val_fraction, by=(attribute,), seed=seed)
@@ -185,7 +185,7 @@ def _run(name, fit, held, fit_groups, held_groups, test, groups_test, attribute,
     from kerasfer.training import train_model
     from kerasfer.utils.io import write_json
 
-    saved = _reuse(folder, settings)
+    saved = reuse_run(folder, settings)
     if saved is not None:
         return saved
     started = time.perf_counter()
@@ -208,11 +208,11 @@ def _run(name, fit, held, fit_groups, held_groups, test, groups_test, attribute,
                                            zero_division=0))}
 
     probe = leakage(model, groups_test, attribute, n_boot=0)
-    row = {"settings": _plain(settings), "train_seconds": round(seconds, 2),
+    row = {"settings": plain(settings), "train_seconds": round(seconds, 2),
            "validation": {**accuracy(held), **rates(held_groups)},
            "test": {**accuracy(test), **rates(groups_test)},
            "leakage": {attribute: {"balanced_accuracy": probe["balanced_accuracy"], "chance": probe["chance"]}},
-           "metrics": _plain(metrics)}
+           "metrics": plain(metrics)}
     if folder is not None:
         write_json(folder / "run.json", row)
     return row
@@ -221,23 +221,23 @@ def _run(name, fit, held, fit_groups, held_groups, test, groups_test, attribute,
 def _validation_means(rows) -> dict:
     """The seeds' mean validation accuracy (as the rule's "balanced_accuracy": no groups to balance over
     on the labelled source) and mean validation rate gaps."""
-    accuracy = _mean([r["validation"]["accuracy"] for r in rows])
+    accuracy = seed_mean([r["validation"]["accuracy"] for r in rows])
     return {"accuracy": accuracy, "balanced_accuracy": accuracy,
-            RANK_BY: _mean([r["validation"][RANK_BY] for r in rows]),
-            "negative_rate_difference": _mean([r["validation"]["negative_rate_difference"] for r in rows])}
+            RANK_BY: seed_mean([r["validation"][RANK_BY] for r in rows]),
+            "negative_rate_difference": seed_mean([r["validation"]["negative_rate_difference"] for r in rows])}
 
 
 def _summarise(rows, validation) -> dict:
     """One method's seed means on test, its validation means and each seed's figures."""
     tests = [r["test"] for r in rows]
     groups = len(tests[0]["negative_rate"])
-    return {"accuracy": _mean([t["accuracy"] for t in tests]), "macro_f1": _mean([t["macro_f1"] for t in tests]),
-            "rates": {RANK_BY: _mean([t[RANK_BY] for t in tests]),
-                      "negative_rate_difference": _mean([t["negative_rate_difference"] for t in tests]),
-                      "negative_rate": [_mean([t["negative_rate"][g] for t in tests]) for g in range(groups)]},
-            "leakage": {a: {"balanced_accuracy": _mean([r["leakage"][a]["balanced_accuracy"] for r in rows]),
+    return {"accuracy": seed_mean([t["accuracy"] for t in tests]), "macro_f1": seed_mean([t["macro_f1"] for t in tests]),
+            "rates": {RANK_BY: seed_mean([t[RANK_BY] for t in tests]),
+                      "negative_rate_difference": seed_mean([t["negative_rate_difference"] for t in tests]),
+                      "negative_rate": [seed_mean([t["negative_rate"][g] for t in tests]) for g in range(groups)]},
+            "leakage": {a: {"balanced_accuracy": seed_mean([r["leakage"][a]["balanced_accuracy"] for r in rows]),
                             "chance": rows[0]["leakage"][a]["chance"]} for a in rows[0]["leakage"]},
-            "train_seconds": _mean([r["train_seconds"] for r in rows]),
+            "train_seconds": seed_mean([r["train_seconds"] for r in rows]),
             "validation": validation, "validation_seeds": [r["validation"] for r in rows],
             "test_seeds": tests, "seeds": len(rows)}
 
