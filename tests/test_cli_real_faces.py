@@ -64,7 +64,7 @@ def test_a_fer_start_reads_faces_at_its_own_side(tmp_path):
     data = _fake_ferplus(tmp_path / "ferplus", per_class=(3, 1, 1))
     out = tmp_path / "run"
     assert main(["train", "--model", "baseline", "--data", f"ferplus:{data}", "--init", "fer", "--epochs", "1",
-                 "--out", str(out)]) == 0
+                 "--augment", "real-photo", "--out", str(out)]) == 0
     model = load_model(out / "model.keras")
     assert model.image_shape == (64, 64, 1) and model.backbone == "fer_xception"
 

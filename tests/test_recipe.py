@@ -68,6 +68,11 @@ def test_augmentation_of_the_presets():
     affine = layer.layers[0]
     assert isinstance(affine, RandomFaceAffine) and affine.shift == 0.1 and not affine.flip
     assert augmentation_layer(None, "large", 0) is None
+    for size in ("standard", None):  # a preset without augmentation, a pretrained start (no preset)
+        real_photo = augmentation_layer("real_photo", size, 0).layers[0]
+        assert isinstance(real_photo, RandomFaceAffine)
+        assert {k: v for k, v in real_photo.get_config().items() if k != "name"} == {
+            k: v for k, v in affine.get_config().items() if k != "name"}
     with pytest.raises(ValueError, match="`augment` must be"):
         augmentation_layer("lots", "large", 0)
 

