@@ -144,7 +144,15 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
 
 
 def rule(attribute: str, tolerance: float = ACCURACY_TOLERANCE) -> str:
-    """`RULE` as a sentence for `attribute` and `tolerance`."""
+    """`RULE` as a sentence, for compare.json and the page.
+
+    Args:
+        attribute: the attribute the rate gaps are over.
+        tolerance: accuracy (0–1) a method may lose against the baseline on validation.
+
+    Returns:
+        One sentence.
+    """
     return RULE.format(attribute=attribute, min_group=VALIDATION_MIN_CELL, points=round(100 * tolerance, 3))
 
 
