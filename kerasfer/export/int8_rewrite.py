@@ -33,6 +33,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kerasfer.models.layers import mirror_averaged
+
 MAX_CHANNEL_SCALE = 64.0  # cap on one channel's up-scaling: rarely-active channels must not dominate a range
 DEAD_CHANNEL_FRACTION = 1e-3  # channels whose calibration maximum is below this share of the largest are left
 LOGIT_FLOOR_MARGIN = 10.0  # logits this far below the (fitted) top are clipped: e^-10 of the top's probability
@@ -83,9 +85,9 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
         features = encoder(images)
         return served(head(features[0] if isinstance(features, list) else features))
 
-    outputs = probabilities(inputs)
-    if getattr(model, "test_time_mirror", False):  # the image and its mirror through the same rewritten layers
-        outputs = keras.layers.Average(name="mirror_average")([outputs, probabilities(keras.ops.flip(inputs, axis=2))])
+    # a mirrored model: the image and its mirror through the same rewritten layers
+    outputs = mirror_averaged(probabilities, inputs) if getattr(model, "test_time_mirror", False) else \
+        probabilities(inputs)
     rewritten = keras.Model(inputs, outputs, name=source.name)
     difference = np.abs(_predict_list(rewritten, calibration)[0] - _predict_list(source, calibration)[0]).max()
     if not difference <= FUNCTION_TOLERANCE:

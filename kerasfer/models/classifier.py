@@ -12,6 +12,7 @@ from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.heads import build_emotion_head
 from kerasfer.models.groups import group_count, group_index, group_sizes
 from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise
+from kerasfer.models.layers import mirror_averaged
 from kerasfer.models.losses import emotion_loss
 from kerasfer.models.supervised import SupervisedModel
 
@@ -104,9 +105,7 @@ class EmotionClassifier(SupervisedModel):
         def served(images):
             return self._served(self.head(self._erased(self.encoder(images))))
 
-        probs = served(inputs)
-        if self.test_time_mirror:
-            probs = keras.layers.Average(name="mirror_average")([probs, served(keras.ops.flip(inputs, axis=2))])
+        probs = mirror_averaged(served, inputs) if self.test_time_mirror else served(inputs)
         return keras.Model(inputs, probs, name="emotion_classifier")
 
     def _head_probs(self, images, training):
