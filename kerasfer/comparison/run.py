@@ -87,7 +87,7 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
         groups_share: with `groups_data`, the share of its faces in every batch (None: as they come).
         out: folder for compare.json, compare.html, metrics.json and the runs (None: write nothing).
         n_boot: bootstrap resamples of the test faces behind each CI, and of the validation faces
-            behind the validation intervals.
+            behind the validation intervals (a two-source comparison reports seed means, no CIs).
         verbose: 0 silent; 1 a progress bar over methods × seeds (one line per run in a file or pipe).
         **train_kwargs: passed to every `train_model` call (e.g. ``size="phone"``, ``learning_rate``).
 
@@ -111,15 +111,19 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
         raise ValueError(f"`val_fraction` must be between 0 and 1; got {val_fraction!r}.")
     if not 0 <= tolerance < 1:
         raise ValueError(f"`tolerance` must be in [0, 1) (a share of accuracy: 0.01 is one point); got {tolerance!r}.")
-    if groups_data is not None or groups_test is not None or groups_share is not None:
-        return _two_sources(train, test, groups_data, groups_test, groups_share, validation, train_kwargs,
-                            methods=methods, explicit_methods=explicit_methods, seeds=seeds, attribute=attribute,
-                            epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, tolerance=tolerance,
-                            out=out, n_boot=n_boot, verbose=verbose)
     roles = ((train, "training"), (test, "test")) + (() if validation is None else ((validation, "validation"),))
     for data, role in roles:
         if not (data.labels >= 0).any():
             raise ValueError(f"compare needs emotion labels in the {role} data; it has none.")
+    reserved = sorted(set(train_kwargs) & RESERVED)
+    if reserved:
+        raise ValueError(f"compare sets {reserved} itself (every run gets the same); pass them as compare's own "
+                         "arguments or leave them out.")
+    if groups_data is not None or groups_test is not None or groups_share is not None:
+        return _two_sources(train, test, groups_data, groups_test, groups_share, validation, train_kwargs,
+                            methods=methods, explicit_methods=explicit_methods, seeds=seeds, attribute=attribute,
+                            epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, tolerance=tolerance,
+                            out=out, verbose=verbose)
     if attribute is None:
         if not train.attribute_names:
             raise ValueError("compare needs a protected attribute; the training data has none.")
@@ -127,10 +131,6 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
     for name in attribute_names(attribute):
         for data, _ in roles:
             data.check_attribute(name)
-    reserved = sorted(set(train_kwargs) & RESERVED)
-    if reserved:
-        raise ValueError(f"compare sets {reserved} itself (every run gets the same); pass them as compare's own "
-                         "arguments or leave them out.")
     ranked_by = attribute_names(attribute)[0]
     if validation is not None and list(validation.group_names[ranked_by]) != list(train.group_names[ranked_by]):
         raise ValueError(f"the validation data's {ranked_by} groups {list(validation.group_names[ranked_by])} differ "
@@ -193,7 +193,8 @@ def compare(train, test, *, methods=DEFAULT_METHODS, seeds: int = 3, attribute=N
 
 
 def _two_sources(train, test, groups_data, groups_test, groups_share, validation, train_kwargs, **options):
-    """`compare` with a separate groups source: its checks, then `compare_two_sources`."""
+    """`compare` with a separate groups source: the checks of its own (after compare's labels and reserved
+    arguments), then `compare_two_sources`."""
     from kerasfer.comparison.two_sources import compare_two_sources
     from kerasfer.models.groups import attribute_names, default_attribute
 
@@ -205,10 +206,6 @@ def _two_sources(train, test, groups_data, groups_test, groups_share, validation
     if validation is not None:
         raise ValueError("a trusted `validation` set needs faces with both labels and groups; with a separate groups "
                          "source each seed carves a validation part from both sources instead.")
-    reserved = sorted(set(train_kwargs) & (RESERVED | {"groups_data", "groups_share"}))
-    if reserved:
-        raise ValueError(f"compare sets {reserved} itself (every run gets the same); pass them as compare's own "
-                         "arguments or leave them out.")
     attribute = options.pop("attribute")
     if attribute is None:
         if not groups_data.attribute_names:

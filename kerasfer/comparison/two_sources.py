@@ -60,8 +60,8 @@ def two_source_methods(methods, explicit: bool) -> tuple[str, ...]:
 
 def compare_two_sources(train, test, groups_data, groups_test, *, methods, explicit_methods: bool, seeds: int,
                         attribute: str, epochs: int, batch_size: int, val_fraction: float = VALIDATION_FRACTION,
-                        tolerance: float = ACCURACY_TOLERANCE, groups_share=None, out=None, n_boot: int = 200,
-                        verbose=1, **train_kwargs) -> dict:
+                        tolerance: float = ACCURACY_TOLERANCE, groups_share=None, out=None, verbose=1,
+                        **train_kwargs) -> dict:
     """Train each method on `train` (labels) with `groups_data` (groups), recommend one, score all.
 
     Every seed carves a validation part from each source (the labelled one stratified by emotion, the
@@ -69,7 +69,8 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
     (`train_model(..., groups_data=, groups_share=)`). `test` gives the test accuracy and macro-F1,
     `groups_test` the test rate gaps and the latent leakage of the attribute. With `out`, writes
     compare.json, compare.html (`kerasfer.report.compare`) and metrics.json. Called by
-    `kerasfer.comparison.compare` with ``groups_data``; its arguments are compare's.
+    `kerasfer.comparison.compare` with ``groups_data``, after compare's checks of the labels and of
+    the arguments it reserves; its arguments are compare's.
 
     Args:
         train: labelled `FaceData` (no groups needed).
@@ -78,7 +79,7 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
         groups_test: `FaceData` with `attribute`, held out from `groups_data`: the test rate audit.
         methods: `check_methods` output.
         explicit_methods: whether the user named the methods (`two_source_methods`).
-        seeds, attribute, epochs, batch_size, val_fraction, tolerance, out, n_boot, verbose: as `compare`'s.
+        seeds, attribute, epochs, batch_size, val_fraction, tolerance, out, verbose: as `compare`'s.
         groups_share: share of groups-source faces in each batch (`train_model`'s).
         **train_kwargs: passed to every `train_model` call.
 
@@ -93,9 +94,6 @@ def compare_two_sources(train, test, groups_data, groups_test, *, methods, expli
     from kerasfer.data.sampling import stratified_split
 
     methods = two_source_methods(methods, explicit_methods)
-    for data, role in ((train, "training"), (test, "test")):
-        if not (data.labels >= 0).any():
-            raise ValueError(f"compare needs emotion labels in the {role} data; it has none.")
     for data, role in ((groups_data, "groups"), (groups_test, "groups test")):
         if attribute not in data.attribute_names:
             raise ValueError(f"the {role} data has no {attribute!r} attribute (it has {list(data.attribute_names)}).")
