@@ -240,11 +240,12 @@ def _draw(canvas, u, v, window, layers):
         layers: callable ``(u, v) -> [(coverage, colour), ...]``, painted in order.
     """
     rows, cols = window
-    painted = layers(u[:, rows, cols], v[:, rows, cols])
+    u_window = u[:, rows, cols]
+    painted = layers(u_window, v[:, rows, cols])
     (top, bottom, _), (left, right, _) = rows.indices(u.shape[1]), cols.indices(u.shape[2])
     sides = [(top > 0, np.s_[:, 0, :]), (bottom < u.shape[1], np.s_[:, -1, :]),
              (left > 0, np.s_[:, :, 0]), (right < u.shape[2], np.s_[:, :, -1])]
-    missed = any(inner and np.any(np.broadcast_to(coverage, u[:, rows, cols].shape)[side])
+    missed = any(inner and np.any(np.broadcast_to(coverage, u_window.shape)[side])
                  for coverage, _ in painted for inner, side in sides)
     if missed:
         rows, cols = slice(None), slice(None)
