@@ -65,7 +65,7 @@ def render_two_source_page(result: dict) -> str:
     check = result.get("test_check", {})
     return _template("compare_two_sources.html").render(
         title="kerasfer compare", result=result, rows=rows, attribute=attribute, settings=result["settings"],
-        groups=result.get("group_names") or [str(g) for g in range(len(rows[0]["negative_rates"]))],
+        groups=result["group_names"],
         accuracy_change=None if check.get("accuracy_change") is None else f"{100 * check['accuracy_change']:+.1f}",
         dpd_reduction=None if check.get("demographic_parity_reduction") is None
         else f"{100 * check['demographic_parity_reduction']:.0f}")
