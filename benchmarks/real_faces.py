@@ -164,9 +164,7 @@ def main(argv=None) -> int:
 
                     model, seconds, epochs = pretrained_classifier(), 0.0, 0
                 else:
-                    from kerasfer.training.recipe import preset_training
-
-                    augmented = {"init": "fer", "augment": preset_training("large")["augmentation"]}
+                    augmented = {"init": "fer", "augment": "real_photo"}
                     kwargs = {"kerasfer default": {}, "kerasfer standard": {"size": "standard"},
                               "kerasfer standard" + RGB: {"size": "standard"},
                               "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": {"init": "fer"},
