@@ -115,18 +115,11 @@ def test_bad_two_source_settings_are_refused(kwargs, match):
 
 
 def test_the_cli_compares_on_ferplus_with_utkface_groups(tmp_path, capsys, monkeypatch):
-    from PIL import Image
-
     from kerasfer.cli.main import main
-    from test_two_sources import _ferplus_folder
+    from test_two_sources import _ferplus_folder, _utkface_folder
 
     _ferplus_folder(tmp_path / "ferplus", 60, seed=1)
-    utk = tmp_path / "UTKFace"
-    utk.mkdir()
-    rng = np.random.default_rng(2)
-    for k in range(120):
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        Image.new("RGB", (24, 24), colour).save(utk / f"{20 + k % 50}_{k % 2}_{k % 4}_2017010100{k:07d}.jpg.chip.jpg")
+    utk = _utkface_folder(tmp_path / "UTKFace", 120, races=4)
     out = tmp_path / "cmp"
     args = ["compare", "--data", f"ferplus:{tmp_path / 'ferplus'}", "--groups-data", f"utkface:{utk}",
             "--attribute", "race", "--methods", "fairvae", "--seeds", "1", "--epochs", "1", "--size", "phone",

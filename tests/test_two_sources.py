@@ -137,16 +137,21 @@ def _ferplus_folder(root, n, seed):
         (folder / "label.csv").write_text("".join(rows))
 
 
+def _utkface_folder(root, n, races, seed=2):
+    """`n` plain-colour faces named in UTKFace's scheme: adults aged 20–79, both genders, `races` races."""
+    root.mkdir()
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        Image.new("RGB", (24, 24), colour).save(root / f"{20 + k % 60}_{k % 2}_{k % races}_2017010100{k:07d}.jpg.chip.jpg")
+    return root
+
+
 def test_the_cli_trains_fairvae_on_ferplus_with_utkface_groups(tmp_path, capsys):
     from kerasfer.cli.main import main
 
     _ferplus_folder(tmp_path / "ferplus", 60, seed=1)
-    utk = tmp_path / "UTKFace"
-    utk.mkdir()
-    rng = np.random.default_rng(2)
-    for k in range(60):
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        Image.new("RGB", (24, 24), colour).save(utk / f"{20 + k}_{k % 2}_{k % 5}_2017010100{k:07d}.jpg.chip.jpg")
+    utk = _utkface_folder(tmp_path / "UTKFace", 60, races=5)
     out = tmp_path / "run"
     args = ["train", "--model", "fairvae", "--data", f"ferplus:{tmp_path / 'ferplus'}", "--groups-data", f"utkface:{utk}",
             "--epochs", "1", "--size", "phone", "--attribute", "race", "--out", str(out)]
