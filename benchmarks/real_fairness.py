@@ -83,11 +83,11 @@ def train_one(name, seed, sets, args):
         return pretrained_classifier(), 0.0
     side = FER_SIDE if name == "fine-tuned from fer" else NATIVE_SIDE
     train, test, groups_train, _ = sets[side]
-    options = dict(seed=seed, epochs=args.epochs, verbose=2 if args.verbose else 0,
+    options = dict(seed=seed, epochs=args.epochs, verbose=2 if args.verbose else 0, init=None,  # from scratch
                    **({} if args.size is None else {"size": args.size}))
-    if name == "fine-tuned from fer":
+    if name == "fine-tuned from fer":  # the settings it was measured with (not the start's 40-epoch recipe)
         options.pop("size", None)
-        options["init"] = "fer"
+        options.update(init="fer", augment=None, test_time_mirror=False, learning_rate=1e-3)
     if name in ("fairvae", "erasure"):
         options.update(groups_data=groups_train, attribute="race", groups_share=args.groups_share)
     started = time.perf_counter()

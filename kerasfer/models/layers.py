@@ -50,20 +50,3 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
-
-
-def mirror_averaged(probabilities, images):
-    """The mean of ``probabilities(images)`` and of ``probabilities`` on the mirror images, in a Functional graph.
-
-    One definition of test-time mirroring (`EmotionClassifier(test_time_mirror=True)`) for the served
-    graph (`classifier_model`) and the int8 rewrite of it (`kerasfer.export.int8_rewrite`).
-
-    Args:
-        probabilities: callable images → (N, K) probabilities (Functional layers).
-        images: the (N, H, W, C) image input (a Keras tensor).
-
-    Returns:
-        The averaged probabilities, from a layer named ``"mirror_average"``.
-    """
-    return keras.layers.Average(name="mirror_average")([probabilities(images),
-                                                       probabilities(ops.flip(images, axis=2))])

@@ -43,7 +43,7 @@ def fit(plan, model, resumed) -> Fitted:
     callbacks = [*plan.method.callbacks(model, plan), nan_guard, timer, *progress, *plan.callbacks,
                  *([] if resumed.backup is None else [resumed.backup])]
     balance = balance_spec(plan.attribute) if plan.method.balanced_sampling else None
-    augmentation = augmentation_layer(plan.augment, plan.size, plan.seed)
+    augmentation = augmentation_layer(plan.augment, plan.recipe, plan.seed)
 
     def stream(start, stop_epoch=None):
         return epoch_stream(plan.train_data, plan.batch_size, epochs=plan.epochs, seed=plan.seed, start_step=start,

@@ -25,11 +25,13 @@ class Plan:
         method: the `kerasfer.training.methods.Method` trained.
         model_kwargs: the model's constructor arguments (the caller's, the warm start's architecture,
             the resolved ``size`` and what the method takes from the data).
-        size: the encoder preset (None: another backbone); `recipe` what it trains with.
+        size: the encoder preset (None: another backbone); `recipe` what it trains with besides the
+            call's arguments (`kerasfer.training.recipe.run_training`: the preset's and the start's).
         attribute: the protected attribute(s) the method works on (None: the data has none).
         reweight_attribute: the attribute(s) whose (group × label) cells the loss balances, or None;
             `sample_weight` the (N,) weights (None: unweighted).
-        source: the model `init` starts from, or None.
+        source: the model `init` starts from (``"auto"`` resolved by `kerasfer.training.recipe.resolve_init`),
+            or None.
         strategy: the `tf.distribute.Strategy`; `chief` whether this worker writes and shows
             progress; `with_fit` whether `model.fit` trains (else the custom loop).
         mix: None, or ``(sources, shares)`` of a two-source run (`kerasfer.data.union`): each epoch's
@@ -76,7 +78,7 @@ class Plan:
 
 def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, batch_size=64, learning_rate=None,
             seed=0, attribute=None, reweight_attribute="auto", verbose=1, strategy=None, deterministic=False,
-            backup_freq="epoch", callbacks=(), validation_data=None, flip=True, augment="auto", init=None,
+            backup_freq="epoch", callbacks=(), validation_data=None, flip=True, augment="auto", init="auto",
             groups_data=None, groups_share=None, **model_kwargs) -> Plan:
     """Check `train_model`'s arguments and resolve its defaults (its arguments, same meaning).
 
@@ -93,7 +95,8 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
     from kerasfer.training.distribute import is_chief, make_strategy, uses_fit
     from kerasfer.training.epochs import steps_per_epoch
     from kerasfer.training.methods import get_method
-    from kerasfer.training.recipe import default_epochs, preset_training, resolve_size
+    from kerasfer.training.recipe import (default_epochs, resolve_init, resolve_size, run_training,
+                                          with_test_time_views)
     from kerasfer.training.warm_start import architecture_kwargs, load_source
 
     method = get_method(name)
@@ -108,13 +111,17 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
         reweight_attribute = None
         model_kwargs = {**model_kwargs, "label_noise": None}
     _check_trainable(name, train_data, model_kwargs)
+    init = resolve_init(name, train_data, init, model_kwargs)
     source = None if init is None else load_source(init)
     if source is not None:
         model_kwargs = architecture_kwargs(source, model_kwargs)
     size = resolve_size(name, len(train_data), model_kwargs)
     if size is not None:
         model_kwargs["size"] = size
-    epochs = default_epochs(size, DEFAULT_EPOCHS) if epochs is None else epochs
+    recipe = run_training(size, init)
+    model_kwargs = with_test_time_views(name, recipe, model_kwargs)
+    epochs = default_epochs(size, DEFAULT_EPOCHS, init) if epochs is None else epochs
+    learning_rate = recipe.get("learning_rate") if learning_rate is None else learning_rate
     attribute = _method_attribute(method, train_data, attribute)
     reweight_attribute = _reweight_attribute(method, train_data, reweight_attribute, attribute)
     strategy = make_strategy(strategy)  # first: multi-worker collectives start with it
@@ -128,7 +135,7 @@ def resolve(name: str, train_data, test_data=None, *, out=None, epochs=None, bat
                 epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, attribute=attribute,
                 reweight_attribute=reweight_attribute,
                 sample_weight=None if reweight_attribute is None else balanced_weights(train_data, reweight_attribute),
-                size=size, recipe=preset_training(size), model_kwargs=model_kwargs, source=source,
+                size=size, recipe=recipe, model_kwargs=model_kwargs, source=source,
                 strategy=strategy, chief=is_chief(strategy), with_fit=with_fit, steps_per_epoch=per_epoch,
                 drop_remainder=drop_remainder, verbose=verbose, deterministic=deterministic,
                 backup_freq=backup_freq, callbacks=tuple(callbacks), validation_data=validation_data, flip=flip,
