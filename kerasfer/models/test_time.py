@@ -82,19 +82,45 @@ def test_time_views(images, *, mirror: bool, shift: int) -> list:
     return views
 
 
+@keras.saving.register_keras_serializable(package="kerasfer")
+class ViewAverage(keras.layers.Layer):
+    """The mean over `views` stacked blocks of a batch: (views·N, K) → (N, K).
+
+    Args:
+        views: how many views were stacked (each block of N rows one view, in order).
+    """
+
+    def __init__(self, views: int, **kwargs):
+        super().__init__(**kwargs)
+        self.views = int(views)
+
+    def call(self, probabilities):
+        return ops.mean(ops.reshape(probabilities, (self.views, -1, ops.shape(probabilities)[-1])), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return (None, *input_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "views": self.views}
+
+
 def views_averaged(probabilities, images, *, mirror: bool, shift: int):
     """The mean of ``probabilities`` over the `test_time_views` of `images`, in a Functional graph.
 
+    The views are stacked along the batch and go through `probabilities` once, so an exported graph
+    holds one copy of the model whatever the number of views (10 branches took an int8 `fer` start from
+    97 to 317 KiB; stacked, it stays one model's size).
+
     Args:
-        probabilities: callable images → (N, K) probabilities (Functional layers, shared by the views).
+        probabilities: callable images → (N, K) probabilities (Functional layers).
         images: the (N, H, W, C) image input (a Keras tensor).
         mirror, shift: as `test_time_views`.
 
     Returns:
-        The averaged probabilities, from a layer named ``"test_time_average"``; ``probabilities(images)``
-        itself when there is one view.
+        The averaged probabilities, from a `ViewAverage` layer named ``"test_time_average"``;
+        ``probabilities(images)`` itself when there is one view.
     """
     views = test_time_views(images, mirror=mirror, shift=shift)
     if len(views) == 1:
         return probabilities(images)
-    return keras.layers.Average(name="test_time_average")([probabilities(view) for view in views])
+    return ViewAverage(len(views), name="test_time_average")(probabilities(ops.concatenate(views, axis=0)))
