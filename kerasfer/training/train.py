@@ -93,7 +93,7 @@ def train_model(name: str, train_data, test_data=None, *, out=None, epochs: int 
             `kerasfer.training.recipe.START_TRAINING`,
             chosen on FER+ Valid with faces read at 64 px). ``"auto"`` (default): ``"fer"`` for a
             classifier on 20,000 or more faces labelled with the 7 emotions and no architecture asked
-            for (where ``size="auto"`` trained ``large`` from scratch: FER+ Test 0.830 against 0.804),
+            for (where ``size="auto"`` trained ``large`` from scratch: FER+ Test 0.840 against 0.804),
             else None (random initialisation; `kerasfer.training.recipe.resolve_init`). None: random.
         groups_data: a second source of faces that carry protected attributes but maybe no
             emotion labels (UTKFace beside FER+, `kerasfer.data.union`): the model trains on the
