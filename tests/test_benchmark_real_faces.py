@@ -22,3 +22,11 @@ def test_the_default_and_the_fer_start_rows_on_a_small_layout(tmp_path, capsys):
     assert "kerasfer default" in table and "fer start" in table and "targets:" in table
     lines = [line for line in table.splitlines() if "fer start" in line]
     assert " 64 " in lines[0], "the fer start reads the faces at its 64 px"
+
+
+def test_model_names_with_commas_are_read_whole():
+    script = _script()
+    assert script.model_list("plain CNN,fine-tuned from fer, augmented, mirrored,kerasfer phone, mirrored") == [
+        "plain CNN", "fine-tuned from fer, augmented, mirrored", "kerasfer phone, mirrored"]
+    assert script.model_list("fine-tuned from fer, augmented") == ["fine-tuned from fer, augmented"]
+    assert script.model_list("") == [] and script.model_list("nope, kerasfer default") == ["nope", "kerasfer default"]
