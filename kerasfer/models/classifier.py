@@ -12,7 +12,7 @@ from kerasfer.models.erasure import build_eraser, check_erasure
 from kerasfer.models.heads import build_emotion_head
 from kerasfer.models.groups import group_count, group_index, group_sizes
 from kerasfer.models.label_noise import DEFAULT_PRIOR, GroupLabelNoise
-from kerasfer.models.test_time import check_views, test_time_views, views_averaged
+from kerasfer.models.test_time import check_views, test_time_views, view_mean, views_averaged
 from kerasfer.models.losses import emotion_loss
 from kerasfer.models.supervised import SupervisedModel
 
@@ -97,11 +97,12 @@ class EmotionClassifier(SupervisedModel):
     # ------------------------------------------------------------------------------ forward
     def call(self, inputs, training=False):
         images = images_of(inputs)
-        if training:
+        views = [images] if training else test_time_views(images, mirror=self.test_time_mirror,
+                                                          shift=self.test_time_shift)
+        if len(views) == 1:
             return self._served(self._head_probs(images, training))
-        views = test_time_views(images, mirror=self.test_time_mirror, shift=self.test_time_shift)
-        probs = [self._served(self._head_probs(view, training)) for view in views]
-        return probs[0] if len(probs) == 1 else keras.ops.mean(keras.ops.stack(probs), axis=0)
+        # the views stacked along the batch, once through the model (as in `classifier_model`)
+        return view_mean(self._served(self._head_probs(keras.ops.concatenate(views, axis=0), training)), len(views))
 
     def classifier_model(self) -> keras.Model:
         """Functional model image (raw pixels) → emotion probabilities; what export converts."""

@@ -1,5 +1,6 @@
 """Test-time augmentation of the classifiers: the views of a face whose probabilities are averaged.
 
+The views are stacked along the batch, go through the model once and are averaged by `view_mean`.
 One definition for the model's own inference (`EmotionClassifier.call`), its served graph
 (`classifier_model`, what every export converts) and the int8 rewrite of it
 (`kerasfer.export.int8_rewrite`). The views are the face itself, with ``shift`` the face moved by that
@@ -82,6 +83,19 @@ def test_time_views(images, *, mirror: bool, shift: int) -> list:
     return views
 
 
+def view_mean(probabilities, views: int):
+    """The mean over `views` stacked blocks of a batch, the views' order of `test_time_views`.
+
+    Args:
+        probabilities: (views·N, K) tensor, block v holding view v of the N faces.
+        views: the number of blocks.
+
+    Returns:
+        The (N, K) mean.
+    """
+    return ops.mean(ops.reshape(probabilities, (views, -1, ops.shape(probabilities)[-1])), axis=0)
+
+
 @keras.saving.register_keras_serializable(package="kerasfer")
 class ViewAverage(keras.layers.Layer):
     """The mean over `views` stacked blocks of a batch: (views·N, K) → (N, K).
@@ -95,7 +109,7 @@ class ViewAverage(keras.layers.Layer):
         self.views = int(views)
 
     def call(self, probabilities):
-        return ops.mean(ops.reshape(probabilities, (self.views, -1, ops.shape(probabilities)[-1])), axis=0)
+        return view_mean(probabilities, self.views)
 
     def compute_output_shape(self, input_shape):
         return (None, *input_shape[1:])
